@@ -1,0 +1,24 @@
+"""On-device voice-assistant intent service.
+
+Public surface: `Parser` (a loaded model: text to `ParseResult`), the result
+schema, and `ModelLoadError`. Imported lazily so that `import assistant` stays
+cheap and never pulls in onnxruntime before it is needed.
+"""
+
+__all__ = ["Parser", "ParseResult", "Entity", "IntentScore", "ModelLoadError"]
+
+
+def __getattr__(name: str):
+    if name == "Parser":
+        from assistant.nlu.runtime import Parser
+
+        return Parser
+    if name in ("ParseResult", "Entity", "IntentScore"):
+        from assistant.nlu import result
+
+        return getattr(result, name)
+    if name == "ModelLoadError":
+        from assistant.nlu.bundle import ModelLoadError
+
+        return ModelLoadError
+    raise AttributeError(name)

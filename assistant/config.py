@@ -1,0 +1,91 @@
+"""Settings: `config.toml`, overridden by `ASSISTANT_<SECTION>_<KEY>` environment
+variables, overridden by command-line flags.
+
+The file is looked up as `--config`, then `$ASSISTANT_CONFIG`, then
+`./config.toml`; without one the defaults below hold. Relative paths in it are
+read from the folder that holds it, so the service behaves the same whatever
+the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class ConfigError(Exception):
+    """A config file or override that cannot be used; the message names it."""
+
+
+class NluSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: Path = Path("models/default")
+    intents: Path = Path("intents")
+    encoder: Path | None = None
+    threads: int = 0
+
+
+class TrainSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-4
+    patience: int = 3
+    seed: int = 0
+    crf: bool = True
+    max_per_intent: int = 300
+    max_minutes: float = 0
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nlu: NluSettings = NluSettings()
+    train: TrainSettings = TrainSettings()
+    root: Path = Path(".")
+    """Folder relative paths are read from."""
+
+    def path(self, p: Path | None) -> Path | None:
+        if p is None or str(p) == "":
+            return None
+        p = Path(os.path.expanduser(p))
+        return p if p.is_absolute() else self.root / p
+
+
+def find_config(explicit: str | None = None) -> Path | None:
+    for candidate in (explicit, os.environ.get("ASSISTANT_CONFIG"), "config.toml"):
+        if candidate:
+            path = Path(candidate)
+            if path.is_file():
+                return path
+            if candidate is not None and candidate != "config.toml":
+                raise ConfigError(f"{candidate}: config file not found")
+    return None
+
+
+def load_settings(explicit: str | None = None, environ: dict | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    path = find_config(explicit)
+    raw: dict = {}
+    if path:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: {e}") from None
+    for section, fields in (("nlu", NluSettings.model_fields), ("train", TrainSettings.model_fields)):
+        for key in fields:
+            value = environ.get(f"ASSISTANT_{section.upper()}_{key.upper()}")
+            if value is not None:
+                raw.setdefault(section, {})[key] = value
+    for section in ("nlu", "train"):
+        if isinstance(raw.get(section), dict) and raw[section].get("encoder") == "":
+            raw[section]["encoder"] = None
+    raw["root"] = path.parent.resolve() if path else Path.cwd()
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        error = e.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise ConfigError(f"{path or 'settings'}: {where}: {error['msg']}") from None

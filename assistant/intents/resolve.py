@@ -1,0 +1,116 @@
+"""Turn the words a tagger marked as a slot into the slot's value.
+
+Runs on every parse, so it needs only the `Domain` (no YAML, no model) and
+looks list values up in dictionaries built once per domain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.intents.builtins import BUILTINS
+from assistant.intents.schema import Domain
+
+_ARTICLES = ("the ", "a ", "an ", "my ", "our ", "your ")
+_NOT_WORD = re.compile(r"[^\w'\-]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, curly quotes straightened, punctuation and extra spaces dropped."""
+    return " ".join(_NOT_WORD.sub(" ", text.lower().replace("’", "'")).split())
+
+
+def _singular(text: str) -> str:
+    if text.endswith("ies") and len(text) > 4:
+        return text[:-3] + "y"
+    if text.endswith(("ches", "shes", "sses", "xes")):
+        return text[:-2]
+    if text.endswith("s") and not text.endswith("ss") and len(text) > 3:
+        return text[:-1]
+    return text
+
+
+def _variants(text: str) -> list[str]:
+    """The forms a value is looked up by: as is, without a leading article, singular."""
+    forms = [normalise(text)]
+    for article in _ARTICLES:
+        if forms[0].startswith(article):
+            forms.append(forms[0][len(article) :])
+    forms += [_singular(form) for form in forms]
+    return forms
+
+
+@dataclass
+class _Tables:
+    slot_types: dict[tuple[str, str], str]
+    """(intent, slot) -> type."""
+    any_intent: dict[str, str]
+    """slot -> type, from the first intent that has it, for slots tagged outside their intent."""
+    values: dict[str, dict[str, str]]
+    """list type -> looked-up form -> canonical value."""
+
+
+_CACHE: dict[int, tuple[Domain, _Tables]] = {}
+
+
+def _tables(domain: Domain) -> _Tables:
+    hit = _CACHE.get(id(domain))
+    if hit is not None and hit[0] is domain:
+        return hit[1]
+    slot_types, any_intent = {}, {}
+    for intent in domain.intents.values():
+        for name, slot in intent.slots.items():
+            slot_types[(intent.name, name)] = slot.type
+            any_intent.setdefault(name, slot.type)
+    values: dict[str, dict[str, str]] = {}
+    for slot_type in domain.slot_types.values():
+        exact: dict[str, str] = {}
+        loose: dict[str, str] = {}
+        for value in slot_type.values:
+            for surface in [value.value, *value.synonyms]:
+                forms = _variants(surface)
+                exact.setdefault(forms[0], value.value)
+                for form in forms[1:]:
+                    loose.setdefault(form, value.value)
+        values[slot_type.name] = {**loose, **exact}
+    if len(_CACHE) > 16:
+        _CACHE.clear()
+    tables = _Tables(slot_types, any_intent, values)
+    _CACHE[id(domain)] = (domain, tables)
+    return tables
+
+
+def slot_type(domain: Domain, intent: str | None, slot_name: str) -> str:
+    """The type of a slot of an intent; see `Domain.slot_type_of` for the fallbacks."""
+    tables = _tables(domain)
+    found = tables.slot_types.get((intent or "", slot_name)) or tables.any_intent.get(slot_name)
+    if found is not None:
+        return found
+    return slot_name if slot_name in domain.slot_types or slot_name in BUILTINS else "text"
+
+
+def lookup_value(domain: Domain, type_name: str, text: str) -> str | None:
+    """The canonical value of a list type that `text` names, or None."""
+    table = _tables(domain).values.get(type_name)
+    if not table:
+        return None
+    for form in _variants(text):
+        if form in table:
+            return table[form]
+    return None
+
+
+def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tuple[str, Any]:
+    """The slot type and value of words tagged as `slot_name` in an utterance of `intent`.
+
+    List types give the canonical value of a value or synonym (case, a leading
+    "the" and a plural tolerated); `integer`/`number`/`percentage` a number,
+    `duration` seconds, `time` "HH:MM". When nothing matches, the value is the
+    text itself, so a value the lists never heard of still comes through.
+    """
+    type_name = slot_type(domain, intent, slot_name)
+    builtin = BUILTINS.get(type_name)
+    value = builtin.parse(text) if builtin is not None else lookup_value(domain, type_name, text)
+    return type_name, text if value is None else value

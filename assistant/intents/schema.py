@@ -1,0 +1,152 @@
+"""The two shapes of an intent domain: the YAML file as written, and the `Domain` it becomes.
+
+`IntentFile` mirrors one YAML file, lenient where writing is (a value list may be
+a mapping or a list). `Domain` is the merged, checked result: plain data with
+no YAML or line numbers, saved as `domain.json` next to a trained model so the
+runtime can map tagged words to slot values without the intent files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assistant.intents.builtins import BUILTINS
+
+# --- the YAML file, as written ------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+class SlotDecl(_Strict):
+    """A slot of an intent written out in full: `{type: integer, min: 16, max: 30}`."""
+
+    type: str
+    min: int | None = None
+    max: int | None = None
+
+
+class IntentBlock(_Strict):
+    slots: dict[str, str | SlotDecl] = Field(default_factory=dict)
+    sentences: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+
+    @field_validator("slots", "sentences", "examples", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return {} if info.field_name == "slots" else []
+        return value
+
+
+class ListTypeBlock(_Strict):
+    values: list["SlotValue"]
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _normalise(cls, values: Any) -> Any:
+        """Accept `{value: [synonyms]}`, `{value: synonym}`, `{value: }`, and lists of those or of bare values."""
+        if isinstance(values, dict):
+            values = [{key: synonyms} for key, synonyms in values.items()]
+        if not isinstance(values, list):
+            raise ValueError("values must be a list or a mapping of value: [synonyms]")
+        out = []
+        for item in values:
+            if isinstance(item, str):
+                out.append({"value": item, "synonyms": []})
+            elif isinstance(item, dict) and len(item) == 1:
+                (value, synonyms), = item.items()
+                if synonyms is None:
+                    synonyms = []
+                elif isinstance(synonyms, str):
+                    synonyms = [synonyms]
+                out.append({"value": value, "synonyms": synonyms})
+            else:
+                raise ValueError(f"a value must be text or 'value: [synonyms]', not {item!r}")
+        return out
+
+
+class IntentFile(_Strict):
+    """One intent file. Its rules and slot types may be used by the intents of any file of the domain."""
+
+    rules: dict[str, str] = Field(default_factory=dict)
+    """Named template fragments, used as `<name>` in the templates of any file."""
+    slots: dict[str, ListTypeBlock] = Field(default_factory=dict)
+    intents: dict[str, IntentBlock] = Field(default_factory=dict)
+    out_of_scope: list[str] = Field(default_factory=list)
+
+    @field_validator("rules", "slots", "intents", "out_of_scope", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any, info: Any) -> Any:
+        if value is None:
+            return [] if info.field_name == "out_of_scope" else {}
+        return value
+
+
+# --- the domain, as used ------------------------------------------------------
+
+
+class SlotValue(BaseModel):
+    value: str
+    """Canonical value, what the runtime reports."""
+    synonyms: list[str] = Field(default_factory=list)
+    """Other ways to say it; they appear in training text and resolve to `value`."""
+
+
+class SlotType(BaseModel):
+    """A list slot type: its values, each with synonyms."""
+
+    name: str
+    values: list[SlotValue] = Field(default_factory=list)
+
+
+class Slot(BaseModel):
+    """A slot of an intent: the type that fills it and, for numbers, the range to sample from."""
+
+    type: str
+    min: int | None = None
+    max: int | None = None
+
+
+class Intent(BaseModel):
+    name: str
+    slots: dict[str, Slot] = Field(default_factory=dict)
+    """Slot name -> slot; includes slots used in templates and examples without a declaration."""
+    sentences: list[str] = Field(default_factory=list)
+    """Templates, checked at load time."""
+    examples: list[str] = Field(default_factory=list)
+    """Free examples with `[words](slot)` marks."""
+    source: str = ""
+    """`path:line` where the intent is defined, for messages."""
+
+
+class Domain(BaseModel):
+    """Everything a model needs to know about what it understands."""
+
+    intents: dict[str, Intent] = Field(default_factory=dict)
+    slot_types: dict[str, SlotType] = Field(default_factory=dict)
+    """List slot types by name; built-in types (`integer`, `duration`, ...) are not listed."""
+    out_of_scope: list[str] = Field(default_factory=list)
+    """Sentences that belong to no intent, for training and testing rejection."""
+    sources: list[str] = Field(default_factory=list)
+    """Files the domain was loaded from."""
+
+    def slot_type_of(self, intent: str | None, slot: str) -> str:
+        """The type of a slot: as the intent declares it, else as any intent does, else the slot name, else `text`."""
+        found = self.intents.get(intent or "")
+        if found is not None and slot in found.slots:
+            return found.slots[slot].type
+        for other in self.intents.values():
+            if slot in other.slots:
+                return other.slots[slot].type
+        return slot if slot in self.slot_types or slot in BUILTINS else "text"
+
+    def slot_names(self) -> list[str]:
+        """Every slot name of every intent, sorted: the tagger's label set."""
+        return sorted({name for intent in self.intents.values() for name in intent.slots})
+
+
+ListTypeBlock.model_rebuild()

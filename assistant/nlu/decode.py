@@ -1,0 +1,82 @@
+"""Turning model scores into a valid BIO tag sequence.
+
+Taking the arg-max tag of each word can yield `I-room` after `O`: a span with no
+start. Viterbi decoding over transition scores forbids such sequences; with a
+CRF the transitions are learned, without one they only carry the BIO rules.
+Plain numpy, so the runtime needs no torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FORBIDDEN = -1e4
+
+
+def bio_rules(tags: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Start scores and transition scores that forbid `I-x` unless after `B-x` or `I-x`."""
+    n = len(tags)
+    start = np.zeros(n, dtype=np.float32)
+    transitions = np.zeros((n, n), dtype=np.float32)
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            start[j] = FORBIDDEN
+            for i, previous in enumerate(tags):
+                if previous[2:] != tag[2:] or previous == "O":
+                    transitions[i, j] = FORBIDDEN
+    return start, transitions
+
+
+def viterbi(emissions: np.ndarray, start: np.ndarray, transitions: np.ndarray, end: np.ndarray | None = None) -> list[int]:
+    """Best tag path for one utterance; `emissions` is (words, tags) of log-scores."""
+    n_words = emissions.shape[0]
+    if n_words == 0:
+        return []
+    score = start + emissions[0]
+    back = np.zeros((n_words, emissions.shape[1]), dtype=np.int64)
+    for t in range(1, n_words):
+        candidates = score[:, None] + transitions  # (previous, next)
+        back[t] = candidates.argmax(axis=0)
+        score = candidates.max(axis=0) + emissions[t]
+    if end is not None:
+        score = score + end
+    path = [int(score.argmax())]
+    for t in range(n_words - 1, 0, -1):
+        path.append(int(back[t, path[-1]]))
+    return path[::-1]
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.exp(log_softmax(x, axis))
+
+
+class Transitions:
+    """The decoding scores saved in a model folder (`labels.json`)."""
+
+    def __init__(self, start: list[float], transitions: list[list[float]], end: list[float] | None):
+        self.start = np.asarray(start, dtype=np.float32)
+        self.transitions = np.asarray(transitions, dtype=np.float32)
+        self.end = None if end is None else np.asarray(end, dtype=np.float32)
+
+
+def decode_batch(
+    intent_logits: np.ndarray, tag_scores: np.ndarray, word_pos: np.ndarray, word_mask: np.ndarray, rules: Transitions
+) -> tuple[np.ndarray, list[list[int]], list[list[float]]]:
+    """Intent probabilities (batch, intents), and per utterance the tag of each
+    tagged word with its probability (the word's softmax over tag scores)."""
+    intent_probs = softmax(intent_logits.astype(np.float32))
+    tag_ids: list[list[int]] = []
+    tag_probs: list[list[float]] = []
+    for row in range(intent_logits.shape[0]):
+        n = int(word_mask[row].sum())
+        emissions = tag_scores[row, word_pos[row, :n]].astype(np.float32)
+        path = viterbi(emissions, rules.start, rules.transitions, rules.end)
+        probs = softmax(emissions)
+        tag_ids.append(path)
+        tag_probs.append([float(probs[i, t]) for i, t in enumerate(path)])
+    return intent_probs, tag_ids, tag_probs

@@ -1,0 +1,55 @@
+"""`assistant evaluate`: a model folder scored on labelled data, as JSON and a confusion-matrix plot."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from assistant.intents.example import Example
+from assistant.nlu.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def plot_confusion(metrics: Metrics, path: Path, title: str) -> Path | None:
+    """Row-normalised confusion matrix as a PNG; None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no confusion plot (pip install matplotlib)")
+        return None
+    import numpy as np
+
+    names = sorted(set(metrics.confusion) | {p for row in metrics.confusion.values() for p in row})
+    index = {n: i for i, n in enumerate(names)}
+    grid = np.zeros((len(names), len(names)))
+    for gold, row in metrics.confusion.items():
+        for pred, count in row.items():
+            grid[index[gold], index[pred]] = count
+    grid = grid / np.maximum(grid.sum(1, keepdims=True), 1)
+    size = max(5.0, 0.28 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(grid, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(f"{title}\nintent acc {metrics.intent_acc:.2f}  slot F1 {metrics.slot_f1:.2f}  sentence acc {metrics.sentence_acc:.2f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def evaluate(model_folder: Path, examples: list[Example], out: Path | None = None, title: str = "") -> Metrics:
+    from assistant.nlu.runtime import Parser
+
+    metrics = Parser(model_folder).evaluate(examples)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        plot_confusion(metrics, out / "confusion.png", title or str(model_folder))
+    return metrics

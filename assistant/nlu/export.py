@@ -1,0 +1,82 @@
+"""Torch model -> ONNX fp32 -> fused -> int8, with a parity check at each step.
+
+Dynamic int8 quantisation of the linear layers makes the graph about 4x
+smaller and several times faster on a CPU; the parity check measures what it
+costs so a bad export is caught when it is made, not in service.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from assistant.nlu.features import Batch
+
+log = logging.getLogger(__name__)
+
+INPUTS = ["input_ids", "attention_mask"]
+OUTPUTS = ["intent_logits", "tag_scores", "pooled"]
+
+
+def export(model, sample: Batch, fp32_path: Path, int8_path: Path) -> dict:
+    """Write the fp32 and int8 graphs; return parity figures against torch on `sample`."""
+    model.eval()
+    model.encoder.set_attn_implementation("eager")  # traceable attention; fused again by onnxruntime
+    ids = torch.from_numpy(sample.input_ids)
+    mask = torch.from_numpy(sample.attention_mask)
+    raw = fp32_path.with_suffix(".raw.onnx")
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (ids, mask),
+            str(raw),
+            input_names=INPUTS,
+            output_names=OUTPUTS,
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "intent_logits": {0: "batch"}, "tag_scores": {0: "batch", 1: "tokens"}, "pooled": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+        expected = [t.numpy() for t in model(ids, mask)]
+    _fuse(raw, fp32_path, model.encoder.config)
+    raw.unlink()
+    _quantize(fp32_path, int8_path)
+    report = {"sample_size": int(ids.shape[0])}
+    for name, path in (("fp32", fp32_path), ("int8", int8_path)):
+        got = run_onnx(path, sample)
+        report[name] = {
+            "max_abs_diff_intent_logits": float(np.abs(got[0] - expected[0]).max()),
+            "intent_agreement": float((got[0].argmax(-1) == expected[0].argmax(-1)).mean()),
+            "tag_agreement": float((got[1].argmax(-1) == expected[1].argmax(-1))[sample.attention_mask.astype(bool)].mean()),
+        }
+    if report["fp32"]["max_abs_diff_intent_logits"] > 1e-2:
+        raise RuntimeError(f"ONNX fp32 export differs from torch: {report['fp32']}")
+    log.info("export parity: %s", report)
+    return report
+
+
+def _fuse(src: Path, dst: Path, config) -> None:
+    """Fuse attention, LayerNorm and GELU into onnxruntime's BERT kernels."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(str(src), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size, opt_level=1)
+    optimized.save_model_to_file(str(dst))
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The fused graph holds com.microsoft ops that ONNX shape inference cannot type; their outputs are float.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def run_onnx(path: Path, batch: Batch) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})

@@ -1,0 +1,65 @@
+"""Words to model inputs, the same way at training and at runtime.
+
+The slot head reads the first sub-token of each word (as Hugging Face's
+`run_ner.py` aligns labels), so besides token ids we carry, for every word, the
+position of its first sub-token. Needs only `tokenizers` and numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+MAX_TOKENS = 128
+"""Sub-tokens per utterance, [CLS] and [SEP] included; words past it are not tagged."""
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(MAX_TOKENS)
+    return tokenizer
+
+
+@dataclass
+class Batch:
+    input_ids: np.ndarray  # (batch, tokens) int64
+    attention_mask: np.ndarray  # (batch, tokens) int64
+    word_pos: np.ndarray  # (batch, words) int64: first sub-token of each word, 0 where none
+    word_mask: np.ndarray  # (batch, words) bool: the word has a sub-token to tag
+
+
+def featurize(tokenizer: Tokenizer, utterances: list[list[str]]) -> Batch:
+    """Encode pre-split utterances into one padded batch.
+
+    A word that yields no sub-token (a lone combining mark, say) reads the
+    sub-token before it, so tagged words always form a prefix (the CRF needs
+    that); words cut off past `MAX_TOKENS` get `word_mask` False and read as `O`.
+    """
+    encodings = tokenizer.encode_batch(utterances, is_pretokenized=True) if utterances else []
+    n_tokens = max((len(e.ids) for e in encodings), default=2)
+    n_words = max((len(u) for u in utterances), default=0)
+    batch = Batch(
+        input_ids=np.zeros((len(utterances), n_tokens), dtype=np.int64),
+        attention_mask=np.zeros((len(utterances), n_tokens), dtype=np.int64),
+        word_pos=np.zeros((len(utterances), max(n_words, 1)), dtype=np.int64),
+        word_mask=np.zeros((len(utterances), max(n_words, 1)), dtype=bool),
+    )
+    for row, encoding in enumerate(encodings):
+        ids = encoding.ids
+        batch.input_ids[row, : len(ids)] = ids
+        batch.attention_mask[row, : len(ids)] = 1
+        first: dict[int, int] = {}
+        for position, word in enumerate(encoding.word_ids):
+            if word is not None and word not in first:
+                first[word] = position
+        n_tagged = len(utterances[row]) if not encoding.overflowing else max(first, default=-1) + 1
+        previous = 0
+        for word in range(n_tagged):
+            previous = first.get(word, previous)
+            batch.word_pos[row, word] = previous
+            batch.word_mask[row, word] = True
+    return batch

@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""NLU benchmark: train on SNIPS and ATIS, score the int8 and fp32 ONNX models on
+the test split, and time one utterance at a time on one thread for torch fp32
+eager, ONNX fp32 and ONNX int8, interleaved in one run so machine noise hits
+all three alike.
+
+    python scripts/bench_nlu.py                 # both datasets, writes docs/benchmarks/nlu.json
+    python scripts/bench_nlu.py --datasets atis --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import random
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.intents import load_training_data  # noqa: E402
+from assistant.nlu import bundle  # noqa: E402
+from assistant.nlu.decode import Transitions, decode_batch  # noqa: E402
+from assistant.nlu.features import featurize  # noqa: E402
+from assistant.nlu.runtime import Parser  # noqa: E402
+from assistant.nlu.train import TrainConfig, train  # noqa: E402
+
+log = logging.getLogger("bench_nlu")
+HEADLINE = ("intent_acc", "slot_f1", "sentence_acc")
+
+
+def latencies(trained, examples, n: int, seed: int = 0) -> dict:
+    """p50/p95 ms per utterance on one thread, the three engines interleaved utterance by utterance."""
+    import torch
+
+    torch.set_num_threads(1)
+    folder = trained.folder
+    engines = {
+        "onnx_int8": Parser(folder, threads=1),
+        "onnx_fp32": Parser(folder, onnx_file=bundle.ONNX_FP32, threads=1),
+    }
+    model = trained.model.eval()
+    tokenizer = engines["onnx_int8"].tokenizer
+    labels = engines["onnx_int8"].labels
+    rules = Transitions(labels.start, labels.transitions, labels.end)
+
+    def torch_parse(tokens):
+        batch = featurize(tokenizer, [tokens])
+        with torch.inference_mode():
+            logits, scores, _ = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
+        return decode_batch(logits.numpy(), scores.numpy(), batch.word_pos, batch.word_mask, rules)
+
+    runs = {"torch_fp32_eager": torch_parse, **{k: (lambda p: lambda tokens: p.run([tokens]))(p) for k, p in engines.items()}}
+    sample = random.Random(seed).sample(examples, min(n, len(examples)))
+    for e in sample[:20]:  # warm-up
+        for run in runs.values():
+            run(e.tokens)
+    times = {k: [] for k in runs}
+    for e in sample:
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run(e.tokens)
+            times[name].append(1000 * (time.perf_counter() - t0))
+    out = {name: {"p50_ms": round(float(np.percentile(t, 50)), 2), "p95_ms": round(float(np.percentile(t, 95)), 2)} for name, t in times.items()}
+    out["speedup_int8_vs_torch_p50"] = round(out["torch_fp32_eager"]["p50_ms"] / out["onnx_int8"]["p50_ms"], 2)
+    out["n"] = len(sample)
+    return out
+
+
+def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int) -> dict:
+    trained = train(data, out / name, config=TrainConfig(epochs=epochs, keep_fp32=True))
+    _, _, _, test = load_training_data(data)
+    m = trained.metadata
+    result = {
+        "int8": {k: m.metrics["test"][k] for k in HEADLINE},
+        "fp32": {k: m.metrics["test_fp32"][k] for k in HEADLINE},
+        "dev_int8": {k: m.metrics["dev"][k] for k in HEADLINE},
+        "n_test": m.metrics["test"]["n"],
+        "train_seconds": m.train_seconds,
+        "epochs_run": m.epochs_run,
+        "best_epoch": m.best_epoch,
+        "model_mb": m.sizes_mb,
+        "latency": latencies(trained, test, n_latency),
+        "export_parity": m.export,
+    }
+    result["int8_minus_fp32"] = {k: round(result["int8"][k] - result["fp32"][k], 2) for k in HEADLINE}
+    return result
+
+
+def table(results: dict) -> str:
+    rows = ["| dataset | model | intent acc | slot F1 | sentence acc | train time | int8 size | p50 / p95 ms torch fp32 | ONNX fp32 | ONNX int8 | int8 speed-up |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in results["datasets"].items():
+        lat = r["latency"]
+        for kind in ("int8", "fp32"):
+            s = r[kind]
+            timing = (f"{r['train_seconds'] / 60:.1f} min | {r['model_mb'][bundle.ONNX_INT8]} MB | "
+                      + " | ".join(f"{lat[k]['p50_ms']} / {lat[k]['p95_ms']}" for k in ("torch_fp32_eager", "onnx_fp32", "onnx_int8"))
+                      + f" | {lat['speedup_int8_vs_torch_p50']}x") if kind == "int8" else "| | | | | |"
+            rows.append(f"| {name} | MiniLM-L6 + CRF, ONNX {kind} | {s['intent_acc']} | {s['slot_f1']} | {s['sentence_acc']} | {timing} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["snips", "atis"])
+    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
+    ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / "nlu.json"))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("assistant").setLevel(logging.INFO)
+
+    results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.processor() or platform.platform()}",
+               "command": "python scripts/bench_nlu.py " + " ".join(sys.argv[1:]), "datasets": {}}
+    path = Path(args.json)
+    if path.exists():  # keep other datasets' figures when benchmarking only some
+        results["datasets"] = json.loads(path.read_text()).get("datasets", {})
+    for name in args.datasets:
+        results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), args.epochs, args.latency_n)
+        results["datasets"][name]["date"] = results["date"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({name: {k: results["datasets"][name][k] for k in ("int8", "fp32", "latency", "train_seconds", "model_mb")}}, indent=1), flush=True)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

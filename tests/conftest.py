@@ -1,0 +1,82 @@
+"""Shared fixtures: real models, trained once per test session on a CPU.
+
+`tiny_model` is a few-second model on a three-intent domain written inline;
+`default_model` is the bundled default domain trained exactly as
+`assistant parse` trains it on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_DOMAIN = """
+slots:
+  room:
+    values:
+      kitchen: []
+      living room: [lounge]
+      bedroom: []
+      bathroom: []
+      office: [study]
+intents:
+  LightsOn:
+    slots: {room: room}
+    sentences:
+      - "(turn|switch) on [the] {room} (light|lights)"
+      - "(turn|switch) [the] {room} (light|lights) on"
+      - "lights on in [the] {room}"
+  LightsOff:
+    slots: {room: room}
+    sentences:
+      - "(turn|switch) off [the] {room} (light|lights)"
+      - "(turn|switch) [the] {room} (light|lights) off"
+      - "lights off in [the] {room}"
+  SetTimer:
+    slots: {duration: duration}
+    sentences:
+      - "set a timer for {duration}"
+      - "(start|set) a {duration} timer"
+      - "timer for {duration} please"
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_domain(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-intents")
+    (folder / "home.yaml").write_text(TINY_DOMAIN)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_domain) -> Path:
+    from assistant.nlu.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    train(tiny_domain, out, config=TrainConfig(epochs=3, max_per_intent=60, patience=5))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_parser(tiny_model):
+    from assistant.nlu.runtime import Parser
+
+    return Parser(tiny_model)
+
+
+@pytest.fixture(scope="session")
+def default_model(tmp_path_factory) -> Path:
+    """The bundled domain trained with the settings of config.toml, as on first use."""
+    from assistant.config import load_settings
+    from assistant.nlu.train import TrainConfig, train
+
+    t = load_settings(str(ROOT / "config.toml")).train
+    out = tmp_path_factory.mktemp("models") / "default"
+    train(ROOT / "intents", out, config=TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience,
+                                                     seed=t.seed, crf=t.crf, max_per_intent=t.max_per_intent, max_minutes=t.max_minutes or None))
+    return out

@@ -1,0 +1,62 @@
+"""The `assistant` command: JSON out, one line per utterance from stdin, one clear line for every error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def assistant(*args, stdin: str | None = None, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_parse_prints_the_result_as_json(tiny_model):
+    out = assistant("parse", "--model", str(tiny_model), "turn off the kitchen lights")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["intent"]["name"] == "LightsOff"
+    assert result["entities"][0]["value"] == "kitchen"
+
+
+def test_parse_dash_reads_one_utterance_a_line(tiny_model):
+    lines = ["turn on the bedroom lights", "", "set a timer for 10 minutes", "é" * 20_000]
+    out = assistant("parse", "--model", str(tiny_model), "-", stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(results) == 4
+    assert results[0]["intent"]["name"] == "LightsOn"
+    assert results[1]["intent"] is None and results[1]["warnings"]
+    assert results[2]["entities"][0]["value"] == 600
+    assert "Traceback" not in out.stderr
+
+
+def test_malformed_yaml_is_one_line_naming_file_and_line(tmp_path):
+    intents = tmp_path / "intents"
+    intents.mkdir()
+    (intents / "lights.yaml").write_text("intents:\n  LightsOn:\n    sentences:\n      - 'turn on [the light'\n")
+    out = assistant("train", str(intents), "--out", str(tmp_path / "model"))
+    assert out.returncode == 2
+    [line] = out.stderr.strip().splitlines()
+    assert f"{intents / 'lights.yaml'}:4:" in line
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path):
+    out = assistant("parse", "--model", str(tmp_path / "nope"), "hello", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no model at" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_evaluate_writes_json_and_plot(tiny_model, tiny_domain, tmp_path):
+    out = assistant("evaluate", str(tiny_model), str(tiny_domain), "--split", "dev", "--out", str(tmp_path / "eval"))
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)
+    assert {"intent_acc", "slot_f1", "sentence_acc", "per_intent", "per_slot", "confusion"} <= metrics.keys()
+    assert (tmp_path / "eval" / "confusion.png").exists()

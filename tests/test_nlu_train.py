@@ -1,0 +1,73 @@
+"""Training: intent files and JointBERT folders through one trainer, to a model folder that is replaced only when complete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.intents.errors import IntentFileError
+from assistant.nlu import bundle
+from assistant.nlu.evaluate import evaluate
+from assistant.nlu.train import TrainConfig, train
+
+
+def write_jointbert(folder, rows_by_split):
+    for split, rows in rows_by_split.items():
+        d = folder / split
+        d.mkdir(parents=True)
+        (d / "seq.in").write_text("".join(r[0] + "\n" for r in rows))
+        (d / "seq.out").write_text("".join(r[1] + "\n" for r in rows))
+        (d / "label").write_text("".join(r[2] + "\n" for r in rows))
+
+
+CITIES = ["paris", "london", "new york", "tokyo", "berlin", "rome", "madrid", "boston", "denver", "oslo"]
+
+
+def rows(n_offset: int):
+    out = []
+    for i, city in enumerate(CITIES):
+        words = city.split()
+        tags = ["B-city"] + ["I-city"] * (len(words) - 1)
+        out.append((f"weather in {city} today", " ".join(["O", "O"] + tags + ["B-date"]), "GetWeather"))
+        out.append((f"book a flight to {city}", " ".join(["O", "O", "O", "O"] + tags), "BookFlight"))
+    return out[n_offset:] + out[:n_offset]
+
+
+def test_trains_from_a_jointbert_folder_and_scores_its_test_split(tmp_path):
+    data = tmp_path / "toy"
+    write_jointbert(data, {"train": rows(0) * 3, "dev": rows(3)[:6], "test": rows(5)[:8]})
+    trained = train(data, tmp_path / "model", config=TrainConfig(epochs=4, patience=4))
+    test = trained.metadata.metrics["test"]
+    assert test["n"] == 8
+    assert test["intent_acc"] == 100.0
+    report = tmp_path / "report"
+    metrics = evaluate(trained.folder, __import__("assistant.intents", fromlist=["load_jointbert"]).load_jointbert(data, "test"), report)
+    assert metrics.intent_acc == 100.0
+    assert json.loads((report / "metrics.json").read_text())["n"] == 8
+    assert (report / "confusion.png").stat().st_size > 1000
+
+
+def test_a_failed_retrain_leaves_the_model_in_service_untouched(tiny_model, tmp_path):
+    import shutil
+
+    served = tmp_path / "served"
+    shutil.copytree(tiny_model, served)
+    before = {p.name: p.read_bytes() for p in served.iterdir()}
+    broken = tmp_path / "broken-intents"
+    broken.mkdir()
+    (broken / "bad.yaml").write_text("intents:\n  LightsOn:\n    sentences:\n      - turn on {room\n")
+    with pytest.raises(IntentFileError):
+        train(broken, served, config=TrainConfig(epochs=1))
+    assert {p.name: p.read_bytes() for p in served.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
+
+
+def test_metadata_records_what_the_model_was_trained_on(tiny_model, tiny_domain):
+    metadata = bundle.Metadata.model_validate_json((tiny_model / bundle.METADATA).read_text())
+    assert metadata.data_source == str(tiny_domain)
+    assert len(metadata.data_hash) == 64
+    assert metadata.n_train > 100 and metadata.n_dev > 0
+    assert metadata.crf is True
+    assert 1 <= metadata.best_epoch <= metadata.epochs_run
+    assert metadata.sizes_mb[bundle.ONNX_INT8] <= 30
