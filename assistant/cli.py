@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
     p.add_argument("--model", help="model folder (default: nlu.model from config)")
     p.set_defaults(run=cmd_parse)
+
+    from assistant.speech.commands import add_commands as add_speech_commands
+
+    add_speech_commands(sub)
     return parser
 
 

@@ -13,7 +13,9 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ConfigError(Exception):
@@ -40,10 +42,26 @@ class TrainSettings(BaseModel):
     max_minutes: float = 0
 
 
+class SpeechSettings(BaseModel):
+    """Speech front end and daemon (`[speech]`); see config.toml for what each key does."""
+
+    model_config = ConfigDict(extra="forbid")
+    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
+    vosk_model: Path | None = None
+    mode: Literal["domain", "free"] = "domain"
+    sample_rate: int = Field(16000, ge=8000, le=48000)
+    max_seconds: float = Field(30.0, gt=0)
+    endpoint_silence: float = Field(0.8, gt=0)
+    max_phrases: int = Field(30000, ge=1)
+    input_device: str = ""
+    uri: str = "tcp://127.0.0.1:10700"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nlu: NluSettings = NluSettings()
     train: TrainSettings = TrainSettings()
+    speech: SpeechSettings = SpeechSettings()
     root: Path = Path(".")
     """Folder relative paths are read from."""
 
@@ -74,7 +92,8 @@ def load_settings(explicit: str | None = None, environ: dict | None = None) -> S
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
-    for section, fields in (("nlu", NluSettings.model_fields), ("train", TrainSettings.model_fields)):
+    for section, fields in (("nlu", NluSettings.model_fields), ("train", TrainSettings.model_fields),
+                            ("speech", SpeechSettings.model_fields)):
         for key in fields:
             value = environ.get(f"ASSISTANT_{section.upper()}_{key.upper()}")
             if value is not None:
@@ -82,6 +101,8 @@ def load_settings(explicit: str | None = None, environ: dict | None = None) -> S
     for section in ("nlu", "train"):
         if isinstance(raw.get(section), dict) and raw[section].get("encoder") == "":
             raw[section]["encoder"] = None
+    if isinstance(raw.get("speech"), dict) and raw["speech"].get("vosk_model") == "":
+        raw["speech"]["vosk_model"] = None
     raw["root"] = path.parent.resolve() if path else Path.cwd()
     try:
         return Settings.model_validate(raw)

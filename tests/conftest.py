@@ -58,7 +58,7 @@ def tiny_model(tmp_path_factory, tiny_domain) -> Path:
     from assistant.nlu.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
-    train(tiny_domain, out, config=TrainConfig(epochs=3, max_per_intent=60, patience=5))
+    train(tiny_domain, out, config=TrainConfig(epochs=6, max_per_intent=100, patience=6))
     return out
 
 

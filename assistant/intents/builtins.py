@@ -65,8 +65,8 @@ def take_number(words: list[str], i: int, decimals: bool = True) -> tuple[int | 
             current, last, j = 1, "unit", j + 1
             continue
         if w in _UNITS and last in (None, "tens", "scale", "and"):
-            if last == "tens" and _UNITS[w] >= 10 or (last == "tens" and _UNITS[w] == 0):
-                break
+            if last == "tens" and not 0 < _UNITS[w] < 10:
+                break  # "twenty five", never "twenty twelve"
             current, last, j = current + _UNITS[w], "unit", j + 1
             continue
         if w in _TENS and last in (None, "scale", "and"):

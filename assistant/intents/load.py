@@ -16,7 +16,9 @@ from assistant.intents.annotation import parse_annotated
 from assistant.intents.builtins import BUILTINS
 from assistant.intents.errors import IntentFileError
 from assistant.intents.example import Example
+from assistant.intents.negatives import general_out_of_scope, negative_examples
 from assistant.intents.expand import DEFAULT_MAX_PER_INTENT, expand, split_train_dev
+from assistant.intents.clinc import is_clinc, load_clinc
 from assistant.intents.jointbert import is_jointbert, jointbert_domain, load_jointbert
 from assistant.intents.resolve import normalise
 from assistant.intents.schema import Domain, Intent, IntentBlock, IntentFile, Slot, SlotDecl, SlotType
@@ -112,13 +114,20 @@ def load_training_data(
     max_per_intent: int = DEFAULT_MAX_PER_INTENT,
     dev_fraction: float = 0.1,
     exclude_values: dict[str, list[str]] | None = None,
+    general_negatives: bool = True,
 ) -> TrainingData:
     """Domain and examples from a JointBERT dataset folder or from intent files, so one trainer takes both.
 
     A dataset keeps its own dev and test splits (dev is cut from train if it has
     none). Intent files are expanded and a seeded `dev_fraction` of each intent's
-    sentences is set aside as dev, with no sentence in both.
+    sentences is set aside as dev, with no sentence in both. Intent files are
+    trained with out-of-scope examples (intent `out_of_scope`): the files' own
+    `out_of_scope:` sentences and, unless `general_negatives` is off, the
+    built-in general set. A CLINC150 `data_full.json` brings its own.
     """
+    if is_clinc(path):
+        domain, splits = load_clinc(path)
+        return TrainingData(domain, splits["train"], splits["dev"], splits["test"])
     if is_jointbert(path):
         domain = jointbert_domain(path)
         train = load_jointbert(path, "train")
@@ -129,7 +138,9 @@ def load_training_data(
         test = load_jointbert(path, "test") if (Path(path) / "test" / "seq.in").is_file() else None
         return TrainingData(domain, train, dev, test)
     domain = load_domain(path)
-    train, dev = split_train_dev(expand(domain, seed, max_per_intent, exclude_values), dev_fraction, seed)
+    examples = expand(domain, seed, max_per_intent, exclude_values)
+    negatives = list(domain.out_of_scope) + (list(general_out_of_scope()) if general_negatives else [])
+    train, dev = split_train_dev(examples + negative_examples(negatives, examples), dev_fraction, seed)
     return TrainingData(domain, train, dev, None)
 
 

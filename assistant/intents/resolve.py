@@ -96,7 +96,8 @@ def lookup_value(domain: Domain, type_name: str, text: str) -> str | None:
     table = _tables(domain).values.get(type_name)
     if not table:
         return None
-    for form in _variants(text):
+    forms = _variants(text)
+    for form in forms + [form + ending for form in forms[:2] for ending in ("s", "es")]:
         if form in table:
             return table[form]
     return None

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from assistant.nlu import scope
+from assistant.nlu.scope import ScopeParams
+
 FORMAT_VERSION = 1
 ONNX_INT8 = "model.onnx"
 ONNX_FP32 = "model.fp32.onnx"
@@ -20,6 +23,7 @@ TOKENIZER = "tokenizer.json"
 LABELS = "labels.json"
 DOMAIN = "domain.json"
 METADATA = "metadata.json"
+SCOPE = scope.FILE
 
 
 class ModelLoadError(Exception):
@@ -32,6 +36,7 @@ class Labels(BaseModel):
     start: list[float] = Field(description="Viterbi start score per tag.")
     transitions: list[list[float]] = Field(description="Viterbi score from tag i to tag j.")
     end: list[float] | None = None
+    scope: ScopeParams | None = Field(None, description="Calibration and out-of-scope rejection; matrices in scope.npz.")
 
 
 class Metadata(BaseModel):
@@ -80,7 +85,7 @@ def check_folder(folder: Path) -> tuple[Metadata, Labels]:
     n = len(labels.tags)
     if len(labels.start) != n or len(labels.transitions) != n or any(len(r) != n for r in labels.transitions):
         raise ModelLoadError(f"{folder}: {LABELS} transition scores do not match its {n} tags")
-    for name in (ONNX_INT8, TOKENIZER, DOMAIN):
+    for name in (ONNX_INT8, TOKENIZER, DOMAIN) + ((SCOPE,) if labels.scope else ()):
         if not (folder / name).is_file():
             raise ModelLoadError(f"{folder}: missing {name}")
     return metadata, labels

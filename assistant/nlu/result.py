@@ -31,5 +31,7 @@ class ParseResult(BaseModel):
     intent: IntentScore | None = Field(description="Best intent; null when the utterance is empty or rejected as out of scope.")
     intent_ranking: list[IntentScore] = Field(default_factory=list, description="Intents by decreasing confidence (at most 10).")
     entities: list[Entity] = Field(default_factory=list)
-    in_scope: bool = Field(default=True, description="False when the utterance is judged out of the model's domain.")
+    in_scope: bool = Field(default=True, description="False when the utterance is judged out of the model's domain: then `intent` is null and no entities are reported.")
+    oos_score: float | None = Field(default=None, description="Out-of-scope score (higher: further from the domain); rejected above the model's threshold.")
+    ambiguous: bool = Field(default=False, description="In scope, but the top two intents are close: a client may ask which was meant.")
     warnings: list[str] = Field(default_factory=list, description="Why the input was handled specially (empty, truncated).")

@@ -8,16 +8,17 @@ install stays small and starts fast.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from assistant.intents.example import Example, spans_of
 from assistant.intents.resolve import resolve
-from assistant.nlu import bundle
-from assistant.nlu.decode import Transitions, decode_batch
+from assistant.nlu import bundle, scope
+from assistant.nlu.decode import Transitions, decode_batch, softmax
 from assistant.nlu.features import featurize, load_tokenizer
-from assistant.nlu.metrics import Metrics, score
+from assistant.nlu.metrics import Metrics, score, scope_metrics
 from assistant.nlu.result import Entity, IntentScore, ParseResult
 from assistant.text import Word, split_words
 
@@ -28,10 +29,22 @@ MAX_WORDS = 120
 RANKING = 10
 
 
+@dataclass
+class Raw:
+    """Model outputs for a batch, before they become results."""
+
+    logits: np.ndarray  # (batch, intents)
+    probs: np.ndarray  # (batch, intents), calibrated when the model has a scope
+    oos_scores: np.ndarray | None  # (batch,), None for models without a scope
+    paths: list[list[int]]  # tag ids per tagged word
+    tag_probs: list[list[float]]
+    pooled: np.ndarray  # (batch, hidden) sentence vectors
+
+
 class Parser:
     """A loaded model folder. Thread-safe: onnxruntime sessions may be run concurrently."""
 
-    def __init__(self, folder: Path | str, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None):
+    def __init__(self, folder: Path | str, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None, threshold: float | None = None):
         import onnxruntime as ort
 
         from assistant.intents.schema import Domain
@@ -47,25 +60,33 @@ class Parser:
             self.session = ort.InferenceSession(str(self.folder / onnx_file), options, providers=["CPUExecutionProvider"])
             self.tokenizer = load_tokenizer(self.folder / bundle.TOKENIZER)
             self.domain = Domain.model_validate_json((self.folder / bundle.DOMAIN).read_bytes())
-        except Exception as e:  # onnxruntime and tokenizers raise their own types for corrupt files
+            self.scope = scope.load(self.folder, self.labels.scope) if self.labels.scope else None
+        except Exception as e:  # onnxruntime, tokenizers and numpy raise their own types for corrupt files
             raise bundle.ModelLoadError(f"{self.folder}: cannot load: {str(e).splitlines()[0]}") from None
         self.rules = Transitions(self.labels.start, self.labels.transitions, self.labels.end)
+        self.threshold = threshold
+        """Out-of-scope threshold overriding the model's own (config); a request may override both."""
+        self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
 
     @property
     def version(self) -> str:
         return self.folder.resolve().name
 
-    def run(self, utterances: list[list[str]]):
-        """Raw decoding of pre-split utterances: intent probabilities, tag paths, tag probabilities, pooled vectors."""
+    def run(self, utterances: list[list[str]]) -> Raw:
+        """Model outputs for pre-split utterances."""
         batch = featurize(self.tokenizer, utterances)
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
-        probs, paths, tag_probs = decode_batch(logits, scores, batch.word_pos, batch.word_mask, self.rules)
-        return probs, paths, tag_probs, pooled
+        _, paths, tag_probs = decode_batch(logits, scores, batch.word_pos, batch.word_mask, self.rules)
+        if self.scope is not None:
+            probs, oos = self.scope.score(logits, pooled)
+        else:
+            probs, oos = softmax(logits.astype(np.float32)), None
+        return Raw(logits, probs, oos, paths, tag_probs, pooled)
 
-    def parse(self, text: str) -> ParseResult:
-        return self.parse_batch([text])[0]
+    def parse(self, text: str, threshold: float | None = None) -> ParseResult:
+        return self.parse_batch([text], threshold=threshold)[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 32) -> list[ParseResult]:
+    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None) -> list[ParseResult]:
         """Parse many utterances; batches group similar lengths so padding stays small."""
         results: list[ParseResult | None] = [None] * len(texts)
         prepared = []
@@ -80,35 +101,80 @@ class Parser:
         prepared.sort(key=lambda p: len(p[1]))
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
-            probs, paths, tag_probs, _ = self.run([[w.text for w in words[:MAX_WORDS]] for _, words in chunk])
+            raw = self.run([[w.text for w in words[:MAX_WORDS]] for _, words in chunk])
             for k, (i, words) in enumerate(chunk):
-                results[i] = self._result(texts[i], words, probs[k], paths[k], tag_probs[k])
+                results[i] = self._result(texts[i], words, raw, k, threshold)
         return results  # type: ignore[return-value]
 
-    def _result(self, text: str, words: list[Word], probs: np.ndarray, path: list[int], tag_probs: list[float]) -> ParseResult:
-        order = np.argsort(-probs)[:RANKING]
+    def _threshold(self, override: float | None) -> float | None:
+        if override is not None:
+            return override
+        if self.threshold is not None:
+            return self.threshold
+        return self.scope.params.threshold if self.scope else None
+
+    def _result(self, text: str, words: list[Word], raw: Raw, k: int, threshold: float | None) -> ParseResult:
+        probs = raw.probs[k]
+        candidates = np.flatnonzero(self._in_scope)
+        order = candidates[np.argsort(-probs[candidates])][:RANKING]
         ranking = [IntentScore(name=self.labels.intents[j], confidence=round(float(probs[j]), 4)) for j in order]
+        oos_score = None if raw.oos_scores is None else float(raw.oos_scores[k])
+        limit = self._threshold(threshold)
+        in_scope = bool(self._in_scope[int(probs.argmax())]) and (oos_score is None or limit is None or oos_score <= limit)
+        warnings = []
+        path = raw.paths[k]
+        if len(path) < len(words):
+            warnings.append(f"input truncated: only the first {len(path)} of {len(words)} words were read")
+        if not in_scope or not ranking:
+            return ParseResult(text=text, intent=None, intent_ranking=ranking, in_scope=False, oos_score=_round(oos_score), warnings=warnings)
         intent = ranking[0]
+        margin = self.scope.params.ambiguity_margin if self.scope else 0.15
+        ambiguous = len(ranking) > 1 and ranking[0].confidence - ranking[1].confidence < margin
         tags = [self.labels.tags[t] for t in path]
         entities = []
         for slot, first, last in spans_of(tags):
             start, end = words[first].start, words[last - 1].end
-            raw = text[start:end]
-            slot_type, value = resolve(self.domain, intent.name, slot, raw)
-            confidence = float(np.mean(tag_probs[first:last]))
-            entities.append(Entity(slot=slot, type=slot_type, text=raw, start=start, end=end, value=value, confidence=round(confidence, 4)))
-        warnings = []
-        if len(path) < len(words):
-            warnings.append(f"input truncated: only the first {len(path)} of {len(words)} words were read")
-        return ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, warnings=warnings)
+            raw_text = text[start:end]
+            slot_type, value = resolve(self.domain, intent.name, slot, raw_text)
+            confidence = float(np.mean(raw.tag_probs[k][first:last]))
+            entities.append(Entity(slot=slot, type=slot_type, text=raw_text, start=start, end=end, value=value, confidence=round(confidence, 4)))
+        return ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, in_scope=True,
+                           oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings)
 
-    def evaluate(self, examples: list[Example], batch_size: int = 64) -> Metrics:
-        """Score the model on examples whose words are given (benchmark datasets keep their own tokenisation)."""
-        intents, tags = [], []
+    def predict(self, examples: list[Example], batch_size: int = 64, reject: bool = True, threshold: float | None = None):
+        """Intents and tags for examples whose words are given, as `parse` would decide them.
+
+        With `reject`, an utterance judged out of scope is predicted as
+        `out_of_scope` with no slots. Returns (intents, tags, raw outputs).
+        """
+        intents, tags, raws = [], [], []
+        limit = self._threshold(threshold)
         for start in range(0, len(examples), batch_size):
             chunk = examples[start : start + batch_size]
-            probs, paths, _, _ = self.run([e.tokens for e in chunk])
+            raw = self.run([e.tokens for e in chunk])
+            raws.append(raw)
             for k, e in enumerate(chunk):
-                intents.append(self.labels.intents[int(probs[k].argmax())])
-                tags.append([self.labels.tags[t] for t in paths[k]] + ["O"] * (len(e.tokens) - len(paths[k])))
-        return score([e.intent for e in examples], [e.tags for e in examples], intents, tags)
+                top = int(raw.probs[k].argmax())
+                rejected = not self._in_scope[top] or (reject and raw.oos_scores is not None and limit is not None and raw.oos_scores[k] > limit)
+                if rejected and reject:
+                    intents.append(scope.OUT_OF_SCOPE)
+                    tags.append(["O"] * len(e.tokens))
+                else:
+                    intents.append(self.labels.intents[top])
+                    tags.append([self.labels.tags[t] for t in raw.paths[k]] + ["O"] * (len(e.tokens) - len(raw.paths[k])))
+        return intents, tags, raws
+
+    def evaluate(self, examples: list[Example], reject: bool = True, threshold: float | None = None) -> Metrics:
+        """Score the model on labelled examples (benchmark datasets keep their own tokenisation)."""
+        intents, tags, raws = self.predict(examples, reject=reject, threshold=threshold)
+        metrics = score([e.intent for e in examples], [e.tags for e in examples], intents, tags)
+        if raws:
+            probs = np.concatenate([r.probs for r in raws])
+            oos = None if raws[0].oos_scores is None else np.concatenate([r.oos_scores for r in raws])
+            gold = [e.intent for e in examples]
+            metrics.scope = scope_metrics(gold, intents, [self.labels.intents[i] for i in probs.argmax(1)], probs.max(1), oos)
+        return metrics
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)

@@ -51,7 +51,7 @@ class TrainConfig:
     seed: int = 0
     crf: bool = True
     max_minutes: float | None = None
-    """Stop after the epoch that passes this budget (the best checkpoint so far is kept)."""
+    """Stop training once this budget is spent, mid-epoch if need be; the best checkpoint on dev is kept."""
     threads: int | None = None
     keep_fp32: bool = False
     """Keep the fp32 ONNX graph beside the int8 one (benchmarks compare them)."""
@@ -178,7 +178,11 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
         return bundle.Labels(intents=intents, tags=tags, start=start, transitions=transitions, end=end)
 
     started = time.monotonic()
-    best, best_key, best_epoch, best_dev, stale, epoch = None, None, 0, None, 0, 0
+
+    def out_of_time() -> bool:
+        return bool(config.max_minutes) and time.monotonic() - started > 60 * config.max_minutes
+
+    best, best_key, best_epoch, stale, epoch = None, None, 0, 0, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         progress = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, mininterval=1 if sys.stderr.isatty() else 30)
@@ -190,17 +194,19 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
             optimizer.step()
             schedule.step()
             progress.set_postfix(loss=f"{loss.item():.3f}")
+            if out_of_time():
+                break
         dev = evaluate_examples(predict(model, tokenizer, dev_set, labels_now()), dev_set) if dev_set else None
         key = (dev.sentence_acc, dev.intent_acc + dev.slot_f1) if dev else (epoch,)
         log.info("epoch %d: %s (%.0fs)", epoch, f"dev intent {dev.intent_acc} slot F1 {dev.slot_f1} sentence {dev.sentence_acc}" if dev else "no dev set", time.monotonic() - started)
         if best_key is None or key > best_key:
-            best, best_key, best_epoch, best_dev, stale = copy.deepcopy(model.state_dict()), key, epoch, dev, 0
+            best, best_key, best_epoch, stale = copy.deepcopy(model.state_dict()), key, epoch, 0
         else:
             stale += 1
         if stale >= config.patience:
             log.info("early stop: dev did not improve for %d epochs", stale)
             break
-        if config.max_minutes and time.monotonic() - started > 60 * config.max_minutes:
+        if out_of_time():
             log.info("stopping: time budget of %s minutes spent", config.max_minutes)
             break
     train_seconds = time.monotonic() - started
@@ -234,14 +240,8 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
             export=parity,
         )
         bundle.write_json(work / bundle.METADATA, metadata)
-        from assistant.nlu.runtime import Parser
-
-        parser = Parser(work)
-        metadata.metrics = {"dev": best_dev.model_dump() if best_dev else None}
-        if test_set:
-            metadata.metrics["test"] = parser.evaluate(test_set).model_dump()
-            if config.keep_fp32:
-                metadata.metrics["test_fp32"] = Parser(work, onnx_file=bundle.ONNX_FP32).evaluate(test_set).model_dump()
+        fit_scope(work, labels, train_set, dev_set)
+        metadata.metrics = measure(work, dev_set, test_set, config.keep_fp32)
         if not config.keep_fp32:
             (work / bundle.ONNX_FP32).unlink()
         metadata.sizes_mb = {p.name: round(p.stat().st_size / 2**20, 2) for p in work.glob("*.onnx")}
@@ -252,6 +252,46 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
         raise
     log.info("model written to %s", out)
     return Trained(out, model, metadata)
+
+
+def fit_scope(folder: Path, labels: bundle.Labels, train_set: list[Example], dev_set: list[Example], max_train: int = 20000) -> None:
+    """Fit calibration and out-of-scope rejection on the int8 model's own outputs, so they match what is served."""
+    from assistant.nlu import scope
+    from assistant.nlu.runtime import Parser
+
+    parser = Parser(folder)
+    index = {name: i for i, name in enumerate(labels.intents)}
+    sample = random.Random(0).sample(train_set, min(max_train, len(train_set)))
+
+    def outputs(examples):
+        raws = [parser.run([e.tokens for e in examples[i : i + 64]]) for i in range(0, len(examples), 64)]
+        intents = np.array([index.get(e.intent, -1) for e in examples])
+        return np.concatenate([r.logits for r in raws]), np.concatenate([r.pooled for r in raws]), intents
+
+    _, train_pooled, train_intents = outputs(sample)
+    dev_logits, dev_pooled, dev_intents = outputs(dev_set or sample[:500])
+    fitted = scope.fit(labels.intents, train_pooled, train_intents, dev_logits, dev_pooled, dev_intents)
+    scope.save(folder, fitted)
+    labels.scope = fitted.params
+    bundle.write_json(folder / bundle.LABELS, labels)
+    log.info("calibration and rejection: temperature %.2f, %s", fitted.params.temperature, fitted.params.operating_point)
+
+
+def measure(folder: Path, dev_set: list[Example], test_set: list[Example] | None, fp32: bool) -> dict:
+    """Dev and test figures of the exported model, as served (rejection on) and without rejection."""
+    from assistant.nlu.runtime import Parser
+
+    engines = {"": Parser(folder)}
+    if fp32:
+        engines["_fp32"] = Parser(folder, onnx_file=bundle.ONNX_FP32)
+    metrics = {}
+    for split, examples in (("dev", dev_set), ("test", test_set)):
+        if not examples:
+            continue
+        for suffix, parser in engines.items():
+            metrics[split + suffix] = parser.evaluate(examples).model_dump()
+            metrics[split + suffix + "_no_reject"] = parser.evaluate(examples, reject=False).model_dump()
+    return metrics
 
 
 def replace_folder(new: Path, target: Path) -> None:

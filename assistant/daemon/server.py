@@ -1,0 +1,320 @@
+"""`assistant daemon`: the models loaded once, served over the Wyoming protocol.
+
+Home Assistant and any Wyoming client can use it (tcp://HOST:PORT or unix://PATH):
+
+    describe                                   -> info (an asr and an intent program)
+    transcribe, audio-start, audio-chunk*, audio-stop
+                                               -> transcript-start, transcript-chunk*, transcript-stop, transcript
+    recognize {text}                           -> intent | not-recognized
+    transcribe {context: {recognize: true}} + audio
+                                               -> the transcript, then intent | not-recognized (speech to intent in one go)
+
+A bad message gets an `error` event (`text`, `code`) and the connection goes
+on; only a message whose framing is broken (an unreadable length) ends its
+connection, never the daemon. Decoding runs in worker threads, so one client's
+audio never stalls another's. SIGTERM stops it cleanly; SIGHUP reloads the
+models while connections stay open (an utterance in progress finishes on the
+models it started with). With `listen`, it also runs the microphone loop and
+pushes each recognised intent to every connected client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from functools import partial
+
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, async_write_event
+from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info, IntentModel, IntentProgram
+from wyoming.intent import Entity, Intent, NotRecognized, Recognize
+from wyoming.server import AsyncEventHandler, AsyncServer
+
+from assistant.speech.audio import AudioError, from_pcm
+from assistant.speech.engines import SpeechError
+from assistant.speech.pipeline import Pipeline, PipelineStream, RecognizeResult
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER = 64 * 1024
+MAX_DATA = 1024 * 1024
+MAX_PAYLOAD = 4 * 1024 * 1024
+VERSION = "0.1.0"
+ATTRIBUTION = Attribution(name="assistant", url="https://github.com/")
+
+
+class FramingError(Exception):
+    """The stream of events can no longer be read (bad length or oversized message): the connection must end."""
+
+
+class BadEvent(Exception):
+    """One unreadable event; the next one may be fine."""
+
+
+async def read_event(reader: asyncio.StreamReader) -> Event | None:
+    """wyoming's reader, with limits and with errors told apart: None at end of stream."""
+    try:
+        line = await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as e:
+        if not e.partial.strip():
+            return None
+        line = e.partial
+    except asyncio.LimitOverrunError:
+        raise FramingError(f"event header longer than {MAX_HEADER} bytes") from None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise BadEvent("event header is not JSON") from None
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        raise BadEvent("event header must be a JSON object with a string 'type'")
+    data = header.get("data") or {}
+    if not isinstance(data, dict):
+        raise BadEvent("event 'data' must be a JSON object")
+    lengths = {}
+    for key, cap in (("data_length", MAX_DATA), ("payload_length", MAX_PAYLOAD)):
+        value = header.get(key) or 0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= cap:
+            raise FramingError(f"{key} must be a whole number from 0 to {cap}, not {value!r}")
+        lengths[key] = value
+    try:
+        if lengths["data_length"]:
+            extra = await reader.readexactly(lengths["data_length"])
+            try:
+                more = json.loads(extra)
+            except ValueError:
+                raise BadEvent("event data is not JSON") from None
+            if not isinstance(more, dict):
+                raise BadEvent("event data must be a JSON object")
+            data.update(more)
+        payload = await reader.readexactly(lengths["payload_length"]) if lengths["payload_length"] else None
+    except asyncio.IncompleteReadError:
+        return None
+    return Event(type=header["type"], data=data, payload=payload)
+
+
+class Service:
+    """The loaded models, shared by every connection and swapped whole on reload."""
+
+    def __init__(self, load: Callable[[], Pipeline]):
+        self._load = load
+        self.pipeline = load()
+        self.handlers: set["Handler"] = set()
+        self._reloading = threading.Lock()
+
+    def reload(self) -> bool:
+        """Load the models again (config and model folders may have changed); the old ones serve until the new are ready."""
+        if not self._reloading.acquire(blocking=False):
+            log.info("reload already in progress")
+            return False
+        try:
+            self.pipeline = self._load()
+            log.info("models reloaded")
+            return True
+        except Exception as e:  # a broken config or model must not take the running service down
+            log.error("reload failed, keeping the models loaded before: %s", e)
+            return False
+        finally:
+            self._reloading.release()
+
+    def info(self) -> Info:
+        pipeline = self.pipeline
+        asr = []
+        if pipeline.recognizer is not None:
+            r = pipeline.recognizer
+            asr.append(AsrProgram(
+                name="assistant-speech", attribution=ATTRIBUTION, installed=True, version=VERSION,
+                description=f"{r.engine} speech recognition, biased to the assistant's domain",
+                models=[AsrModel(name=f"{r.engine}:{r.model}", attribution=ATTRIBUTION, installed=True, version=None,
+                                 description=f"{r.engine} model {r.model} (modes: {', '.join(r.modes())})", languages=[r.language])],
+                supports_transcript_streaming=True, requires_external_vad=True))
+        intent = [IntentProgram(
+            name="assistant-nlu", attribution=ATTRIBUTION, installed=True, version=VERSION,
+            description="joint intent and slot model (int8 ONNX)",
+            models=[IntentModel(name=pipeline.parser.version, attribution=ATTRIBUTION, installed=True, version=None,
+                                description=f"{len(pipeline.parser.labels.intents)} intents", languages=["en"])])]
+        return Info(asr=asr, intent=intent)
+
+    async def broadcast(self, event: Event) -> None:
+        for handler in list(self.handlers):
+            await handler.send(event)
+
+
+def intent_event(result: RecognizeResult) -> Event:
+    """`intent` for an understood utterance, `not-recognized` otherwise; the full result rides in `context`."""
+    context = {"result": json.loads(result.model_dump_json())}
+    if result.intent is None or not result.in_scope:
+        return NotRecognized(text=result.text, context=context).event()
+    entities = [Entity(name=e.slot, value=e.value) for e in result.entities]
+    return Intent(name=result.intent.name, entities=entities, text=result.text, context=context).event()
+
+
+class Handler(AsyncEventHandler):
+    """One client connection: at most one utterance at a time."""
+
+    def __init__(self, service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        super().__init__(reader, writer)
+        self.service = service
+        self._write_lock = asyncio.Lock()
+        self._transcribe: Transcribe | None = None
+        self._stream: PipelineStream | None = None
+        self._format: tuple[int, int, int] | None = None
+        self._sent = ""
+
+    async def send(self, event: Event) -> None:
+        async with self._write_lock:
+            try:
+                await async_write_event(event, self.writer)
+            except (ConnectionError, RuntimeError) as e:
+                log.debug("client went away: %s", e)
+
+    async def error(self, text: str, code: str) -> None:
+        log.info("client error (%s): %s", code, text)
+        await self.send(Error(text=text, code=code).event())
+
+    async def run(self) -> None:
+        self.service.handlers.add(self)
+        try:
+            while True:
+                try:
+                    event = await read_event(self.reader)
+                except BadEvent as e:
+                    await self.error(str(e), "bad-event")
+                    continue
+                except FramingError as e:
+                    await self.error(f"{e}; closing the connection", "bad-framing")
+                    break
+                if event is None:
+                    break
+                if not await self.handle_event(event):
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.service.handlers.discard(self)
+            self._drop_stream()
+            self.writer.close()
+
+    async def handle_event(self, event: Event) -> bool:
+        try:
+            await self._dispatch(event)
+        except (AudioError, SpeechError, ValueError, TypeError, KeyError) as e:
+            self._drop_stream()
+            await self.error(f"{event.type}: {_message(e)}", "bad-request")
+        except Exception as e:  # whatever one request does, the daemon and this connection live on
+            log.exception("failed on %s", event.type)
+            self._drop_stream()
+            await self.error(f"{event.type}: internal error: {e}", "internal")
+        return True
+
+    async def _dispatch(self, event: Event) -> None:
+        loop = asyncio.get_running_loop()
+        if Describe.is_type(event.type):
+            await self.send(self.service.info().event())
+        elif Transcribe.is_type(event.type):
+            self._transcribe = Transcribe.from_event(event)
+            if self._transcribe.context is not None and not isinstance(self._transcribe.context, dict):
+                self._transcribe = None
+                raise ValueError("'context' must be an object")
+        elif AudioStart.is_type(event.type):
+            start = AudioStart.from_event(event)
+            self._drop_stream()
+            self._format = _check_format(start.rate, start.width, start.channels)
+            pipeline = self.service.pipeline
+            self._stream = await loop.run_in_executor(None, pipeline.stream)
+            self._sent = ""
+            await self.send(TranscriptStart(language=pipeline.recognizer.language).event())
+        elif AudioChunk.is_type(event.type):
+            if self._stream is None:
+                raise ValueError("audio-chunk before audio-start")
+            chunk = AudioChunk.from_event(event)
+            if _check_format(chunk.rate, chunk.width, chunk.channels) != self._format:
+                raise ValueError(f"audio-chunk format {chunk.rate} Hz/{chunk.width} B/{chunk.channels} ch differs from audio-start's")
+            if not chunk.audio:
+                return
+            audio = from_pcm(chunk.audio, chunk.rate, chunk.channels, chunk.width, what="audio-chunk")
+            partial = await loop.run_in_executor(None, self._stream.feed, audio)
+            if partial and partial.startswith(self._sent) and partial != self._sent:
+                piece, self._sent = partial[len(self._sent):], partial
+                await self.send(TranscriptChunk(text=piece).event())
+        elif AudioStop.is_type(event.type):
+            if self._stream is None:
+                raise ValueError("audio-stop before audio-start")
+            stream, self._stream = self._stream, None
+            request, self._transcribe = self._transcribe, None
+            if stream.seconds == 0:
+                stream.close()
+                raise AudioError("no audio between audio-start and audio-stop")
+            result = await loop.run_in_executor(None, stream.finish)
+            asr = result.asr
+            await self.send(TranscriptStop().event())
+            context = {"confidence": asr.confidence, "engine": asr.engine, "model": asr.model, "mode": asr.mode,
+                       "words": [w.model_dump() for w in asr.words], "timings": result.timings.model_dump()}
+            await self.send(Transcript(text=asr.text, language=stream.pipeline.recognizer.language, context=context).event())
+            if request is not None and (request.context or {}).get("recognize"):
+                await self.send(intent_event(result))
+        elif Recognize.is_type(event.type):
+            text = event.data.get("text")
+            if not isinstance(text, str):
+                raise ValueError("'text' must be a string")
+            result = await loop.run_in_executor(None, self.service.pipeline.recognize_text, text)
+            await self.send(intent_event(result))
+        else:
+            await self.error(f"unsupported event type {event.type!r}", "unsupported")
+
+    def _drop_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _check_format(rate, width, channels) -> tuple[int, int, int]:
+    for name, value in (("rate", rate), ("width", width), ("channels", channels)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AudioError(f"audio {name} must be a whole number, not {value!r}")
+    if rate <= 0 or rate > 384_000:
+        raise AudioError(f"audio rate must be 1 to 384000 Hz, not {rate}")
+    if width != 2:
+        raise AudioError(f"only 16-bit audio (width 2) is supported, not width {width}")
+    if not 1 <= channels <= 32:
+        raise AudioError(f"channels must be 1 to 32, not {channels}")
+    return rate, width, channels
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e}"
+    return str(e)
+
+
+async def serve(uri: str, service: Service, listen: Callable[[Service, asyncio.AbstractEventLoop], None] | None = None,
+                ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; SIGHUP reloads the models."""
+    server = AsyncServer.from_uri(uri)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, service.reload))
+    await server.start(partial(_handler, service))
+    log.info("serving on %s", uri)
+    if listen is not None:
+        threading.Thread(target=listen, args=(service, loop), name="microphone", daemon=True).start()
+    if ready is not None:
+        ready()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await server.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+def _handler(service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Handler:
+    return Handler(service, reader, writer)

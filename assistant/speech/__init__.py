@@ -1,0 +1,1 @@
+"""Speech to text on the device (Vosk, pocketsphinx) and audio input."""

@@ -1,0 +1,269 @@
+"""pocketsphinx: English speech out of the box, free-form or biased to the domain.
+
+The `pocketsphinx` wheel ships a US English acoustic model, a general language
+model and the CMU dictionary, so the assistant hears English before any Vosk
+model is downloaded. Domain-biased decoding swaps the general language model for
+a trigram model estimated on sentences sampled from the intents (see
+`assistant.speech.grammar` for why not a JSGF grammar).
+
+A pocketsphinx decoder holds one utterance at a time, so the recogniser keeps a small pool of decoders that streams borrow; each
+utterance starts from the same cepstral mean, so the same audio always gives
+the same transcript whatever was decoded before it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import queue
+import tempfile
+import threading
+import unicodedata
+
+from assistant.speech.audio import AudioError, NoiseFloor, check_rate
+from assistant.speech.engines import Mode, SpeechError, Transcript, WordTiming, check_mode
+from assistant.speech.grammar import sample_phrases
+
+log = logging.getLogger(__name__)
+
+DOMAIN_SEARCH = "domain"
+FREE_SEARCH = "_default"
+FRAMES_PER_SECOND = 100
+_SPELLINGS = [("our", "or"), ("ise", "ize"), ("isation", "ization"), ("yse", "yze"), ("tre", "ter"), ("ogue", "og"),
+              ("oghurt", "ogurt"), ("ae", "e"), ("ll", "l"), ("mme", "m")]
+_VOICELESS = {"P", "T", "K", "F", "TH"}
+
+
+def guess_phones(word: str, lookup) -> str | None:
+    """A pronunciation for a word the dictionary lacks: another spelling ("favourites"), a plural,
+    a compound of known words ("unmute" = "un" + "mute"), or its letters ("bts")."""
+    plain = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+    if plain and plain != word and lookup(plain):
+        return lookup(plain)
+    for old, new in _SPELLINGS:
+        if old in plain and lookup(plain.replace(old, new)):
+            return lookup(plain.replace(old, new))
+    if plain.endswith("s") and len(plain) > 3:
+        stem = lookup(plain[:-1]) or _compound(plain[:-1], lookup)
+        if stem:
+            return stem + (" S" if stem.split()[-1] in _VOICELESS else " Z")
+    compound = _compound(plain, lookup)
+    if compound:
+        return compound
+    if 1 < len(plain) <= 4 and plain.isalpha():
+        letters = [lookup(f"{c}.") or lookup(c) for c in plain]
+        if all(letters):
+            return " ".join(letters)
+    return None
+
+
+def _compound(word: str, lookup) -> str | None:
+    for cut in range(len(word) - 2, 1, -1):
+        left, right = lookup(word[:cut]), lookup(word[cut:])
+        if left and right and len(word[cut:]) >= 2:
+            return f"{left} {right}"
+    return None
+
+
+def _write_lm(phrases: list[str]) -> str:
+    """An ARPA trigram model of the phrases, in a file (pocketsphinx loads models from files only); removed at exit."""
+    import atexit
+
+    from pocketsphinx.lm import ArpaBoLM
+
+    lm = ArpaBoLM(text="\n".join(phrases), add_start=True)
+    lm.compute()
+    out = io.StringIO()
+    lm.write(out)
+    handle, path = tempfile.mkstemp(prefix="assistant-domain-", suffix=".arpa")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.write(out.getvalue())
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path
+
+
+class SphinxRecognizer:
+    """The bundled English model; domain-biased mode when a domain is given."""
+
+    engine = "pocketsphinx"
+    language = "en"
+
+    def __init__(self, domain=None, rate: int = 16000, endpoint_silence: float = 0.8, max_phrases: int = 30000,
+                 max_seconds: float = 30.0, pool_size: int = 4):
+        import pocketsphinx
+
+        self.rate = check_rate(rate)
+        if self.rate != 16000:
+            log.info("pocketsphinx's English model is 16 kHz: audio is resampled to 16000 Hz, not %d", self.rate)
+            self.rate = 16000
+        self.model = "en-us"
+        self.endpoint_silence = endpoint_silence
+        self.max_seconds = max_seconds
+        self._pocketsphinx = pocketsphinx
+        self._added: dict[str, str] = {}
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._pool_size = pool_size
+        self._made = 0
+        self._lock = threading.Lock()
+        self._lm_file: str | None = None
+        first = self._decoder()
+        self._cmn = first.get_cmn(False)
+        if domain is not None:
+            phrases = sample_phrases(domain, lambda w: self._known(first, w), max_phrases)
+            if phrases:
+                self._lm_file = _write_lm(phrases)
+                first.add_lm_file(DOMAIN_SEARCH, self._lm_file)
+                log.info("domain language model from %d sentences (%d words given guessed pronunciations)",
+                         len(phrases), len(self._added))
+            else:
+                log.warning("no sentence of the domain can be said with pocketsphinx's dictionary: free-form only")
+        self._pool.put(first)
+        self._made = 1
+
+    def _known(self, decoder, word: str) -> bool:
+        if decoder.lookup_word(word) is not None:
+            return True
+        phones = guess_phones(word, decoder.lookup_word)
+        if phones is None:
+            return False
+        decoder.add_word(word, phones, False)
+        self._added[word] = phones
+        return True
+
+    def _decoder(self):
+        decoder = self._pocketsphinx.Decoder(samprate=self.rate, loglevel="FATAL", dither=False)
+        for word, phones in self._added.items():
+            decoder.add_word(word, phones, False)
+        if self._lm_file is not None:
+            decoder.add_lm_file(DOMAIN_SEARCH, self._lm_file)
+        return decoder
+
+    def modes(self) -> list[Mode]:
+        return ["domain", "free"] if self._lm_file is not None else ["free"]
+
+    def _borrow(self):
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._made < self._pool_size:
+                self._made += 1
+                return self._decoder()
+        return self._pool.get()
+
+    def stream(self, mode: Mode | None = None, partials: bool = True) -> "SphinxStream":
+        return SphinxStream(self, check_mode(self, mode), partials)
+
+
+class SphinxStream:
+    """One utterance on a borrowed decoder: live partial results, VAD endpointing, and a final pass.
+
+    The final transcript comes from decoding the whole utterance again with its
+    own cepstral mean (`full_utt`): the same audio then always gives the same
+    transcript, and it is more accurate than the live pass, whose mean has to be
+    guessed before the speech is heard. On a 3-second command that pass takes
+    about a tenth of a second.
+    """
+
+    def __init__(self, recognizer: SphinxRecognizer, mode: Mode, partials: bool = True):
+        self.recognizer = recognizer
+        self.mode = mode
+        self.partials = partials
+        self.endpoint = False
+        self._decoder = recognizer._borrow()
+        self._decoder.activate_search(DOMAIN_SEARCH if mode == "domain" else FREE_SEARCH)
+        if partials:
+            self._decoder.set_cmn(recognizer._cmn)
+            self._decoder.start_utt()
+        self._vad = recognizer._pocketsphinx.Vad(recognizer._pocketsphinx.Vad.LOOSE, recognizer.rate)
+        self._floor = NoiseFloor()
+        self._audio = bytearray()
+        self._pending = b""
+        self._heard = 0.0
+        self._silence = 0.0
+        self._partial = ""
+
+    def feed(self, pcm: bytes) -> str | None:
+        if self._decoder is None:
+            raise SpeechError("this utterance is finished; start a new stream")
+        if len(pcm) % 2:
+            raise AudioError(f"{len(pcm)} bytes is not a whole number of 16-bit samples")
+        if not pcm:
+            return None
+        if len(self._audio) + len(pcm) > 2 * self.recognizer.rate * self.recognizer.max_seconds:
+            raise AudioError(f"utterance longer than the {self.recognizer.max_seconds:g} s allowed")
+        pcm = self._floor.add(pcm)
+        self._audio += pcm
+        self._track_speech(pcm)
+        if not self.partials:
+            return None
+        self._decoder.process_raw(pcm)
+        hyp = self._decoder.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if text != self._partial:
+            self._partial = text
+            return text
+        return None
+
+    def _track_speech(self, pcm: bytes) -> None:
+        """Trailing silence after speech ends the utterance (WebRTC VAD, 30 ms frames)."""
+        self._pending += pcm
+        size = self._vad.frame_bytes
+        seconds = self._vad.frame_length
+        while len(self._pending) >= size:
+            frame, self._pending = self._pending[:size], self._pending[size:]
+            if self._vad.is_speech(frame):
+                self._heard += seconds
+                self._silence = 0.0
+            elif self._heard == 0 and len(self._audio) > 4 * self.recognizer.rate:
+                del self._audio[: len(self._audio) - self.recognizer.rate]  # keep 0.5 s of the silence before speech
+            elif self._heard >= 0.15:
+                self._silence += seconds
+                if self._silence >= self.recognizer.endpoint_silence:
+                    self.endpoint = True
+
+    def finish(self) -> Transcript:
+        if self._decoder is None:
+            raise SpeechError("this utterance is already finished")
+        decoder = self._decoder
+        try:
+            if self.partials:
+                decoder.end_utt()
+            words = []
+            if self._audio:
+                decoder.start_utt()
+                decoder.process_raw(bytes(self._audio), full_utt=True)
+                decoder.end_utt()
+                if decoder.hyp() is not None:
+                    words = [_timing(seg) for seg in decoder.seg() if not seg.word.startswith(("<", "[", "+"))]
+        finally:
+            self._release()
+        text = " ".join(w.word for w in words)
+        confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
+        return Transcript(text=text, confidence=round(confidence, 4), words=words, engine="pocketsphinx",
+                          model=self.recognizer.model, mode=self.mode)
+
+    def _release(self) -> None:
+        if self._decoder is not None:
+            self.recognizer._pool.put(self._decoder)
+            self._decoder = None
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            if self.partials:
+                try:
+                    self._decoder.end_utt()
+                except RuntimeError:
+                    pass
+            self._release()
+
+    def __del__(self):
+        self.close()
+
+
+def _timing(seg) -> WordTiming:
+    return WordTiming(word=seg.word.split("(")[0], start=round(seg.start_frame / FRAMES_PER_SECOND, 2),
+                      end=round((seg.end_frame + 1) / FRAMES_PER_SECOND, 2),
+                      confidence=round(min(1.0, max(0.0, seg.prob)), 4))

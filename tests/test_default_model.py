@@ -1,0 +1,32 @@
+"""The bundled domain, trained as on first use, understands commands with slot values it never saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.intents import load_domain
+
+ROOT = Path(__file__).resolve().parents[1]
+UNSEEN = yaml.safe_load((ROOT / "tests" / "data" / "default_domain_unseen.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def parser(default_model):
+    from assistant.nlu.runtime import Parser
+
+    return Parser(default_model)
+
+
+def test_the_unseen_set_covers_every_bundled_intent():
+    assert {u["intent"] for u in UNSEEN} == set(load_domain(ROOT / "intents").intents)
+
+
+@pytest.mark.parametrize("case", UNSEEN, ids=[u["text"] for u in UNSEEN])
+def test_parses_unseen_values(parser, case):
+    result = parser.parse(case["text"])
+    assert result.intent.name == case["intent"], result.intent_ranking[:3]
+    found = {e.slot: e.text.lower() for e in result.entities}
+    assert found == {k: str(v).lower() for k, v in (case.get("slots") or {}).items()}
