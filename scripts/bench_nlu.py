@@ -108,7 +108,7 @@ def table(results: dict) -> str:
             s = r[kind]
             timing = (f"{r['train_seconds'] / 60:.1f} min | {r['model_mb'][bundle.ONNX_INT8]} MB | "
                       + " | ".join(f"{lat[k]['p50_ms']} / {lat[k]['p95_ms']}" for k in ("torch_fp32_eager", "onnx_fp32", "onnx_int8"))
-                      + f" | {lat['speedup_int8_vs_torch_p50']}x") if kind == "int8" else "| | | | | |"
+                      + f" | {lat['speedup_int8_vs_torch_p50']}x") if kind == "int8" else " | | | | | "
             rows.append(f"| {name} | MiniLM-L6 + CRF, ONNX {kind} | {s['intent_acc']} | {s['slot_f1']} | {s['sentence_acc']} | {timing} |")
     return "\n".join(rows)
 
