@@ -91,7 +91,7 @@ def cmd_evaluate(args) -> int:
     out = Path(args.out) if args.out else Path(args.model) / f"eval-{Path(args.data).name}-{args.split}"
     metrics = evaluate(Path(args.model), examples, out, title=f"{Path(args.model).name} on {args.data} ({args.split})")
     print(metrics.model_dump_json(indent=2))
-    log.info("report written to %s (metrics.json, confusion.png)", out)
+    log.info("report written to %s (metrics.json, confusion.png, reliability.png)", out)
     return 0
 
 
@@ -99,7 +99,8 @@ def cmd_parse(args) -> int:
     from assistant.nlu.runtime import Parser
 
     settings = _settings(args)
-    parser = Parser(ensure_model(settings, explicit=bool(args.model)), threads=settings.nlu.threads or None)
+    parser = Parser(ensure_model(settings, explicit=bool(args.model)), threads=settings.nlu.threads or None,
+                    threshold=args.threshold if args.threshold is not None else settings.nlu.oos_threshold)
     if args.text == ["-"]:
         for line in sys.stdin:
             print(parser.parse(line.rstrip("\n")).model_dump_json(), flush=True)
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="understand text: prints the intent and slots as JSON")
     p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
     p.add_argument("--model", help="model folder (default: nlu.model from config)")
+    p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
     p.set_defaults(run=cmd_parse)
 
     from assistant.speech.commands import add_commands as add_speech_commands

@@ -28,6 +28,8 @@ class NluSettings(BaseModel):
     intents: Path = Path("intents")
     encoder: Path | None = None
     threads: int = 0
+    oos_threshold: float | None = None
+    """Out-of-scope threshold overriding the one the trainer chose on dev (None: the model's)."""
 
 
 class TrainSettings(BaseModel):
@@ -98,9 +100,10 @@ def load_settings(explicit: str | None = None, environ: dict | None = None) -> S
             value = environ.get(f"ASSISTANT_{section.upper()}_{key.upper()}")
             if value is not None:
                 raw.setdefault(section, {})[key] = value
-    for section in ("nlu", "train"):
-        if isinstance(raw.get(section), dict) and raw[section].get("encoder") == "":
-            raw[section]["encoder"] = None
+    for section in ("nlu", "train"):  # an empty string in TOML means "not set"
+        for key, value in list((raw.get(section) or {}).items()):
+            if value == "" and key in ("encoder", "oos_threshold"):
+                raw[section][key] = None
     if isinstance(raw.get("speech"), dict) and raw["speech"].get("vosk_model") == "":
         raw["speech"]["vosk_model"] = None
     raw["root"] = path.parent.resolve() if path else Path.cwd()

@@ -30,3 +30,21 @@ def test_parses_unseen_values(parser, case):
     assert result.intent.name == case["intent"], result.intent_ranking[:3]
     found = {e.slot: e.text.lower() for e in result.entities}
     assert found == {k: str(v).lower() for k, v in (case.get("slots") or {}).items()}
+
+
+HELD_OUT_OOS = [line for line in (ROOT / "tests" / "data" / "out_of_scope_heldout.txt").read_text().splitlines() if line.strip()]
+
+
+def test_rejects_held_out_out_of_scope_sentences(parser):
+    assert len(HELD_OUT_OOS) == 100
+    results = parser.parse_batch(HELD_OUT_OOS)
+    accepted = [(r.text, r.intent.name) for r in results if r.in_scope]
+    assert len(accepted) <= 10, accepted
+    assert all(r.entities == [] for r in results if not r.in_scope)
+
+
+def test_rejection_threshold_can_be_overridden_per_request(parser):
+    text = "what is the meaning of life"
+    assert not parser.parse(text).in_scope
+    assert parser.parse(text, threshold=1e9).in_scope or parser.parse(text, threshold=1e9).intent is None
+    assert not parser.parse("turn on the garage lights", threshold=-1e9).in_scope

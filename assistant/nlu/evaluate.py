@@ -1,4 +1,4 @@
-"""`assistant evaluate`: a model folder scored on labelled data, as JSON and a confusion-matrix plot."""
+"""`assistant evaluate`: a model folder scored on labelled data, as JSON, a confusion-matrix plot and a reliability plot."""
 
 from __future__ import annotations
 
@@ -44,7 +44,38 @@ def plot_confusion(metrics: Metrics, path: Path, title: str) -> Path | None:
     return path
 
 
+def plot_reliability(metrics: Metrics, path: Path, title: str) -> Path | None:
+    """Reliability diagram: accuracy against confidence per bin; a calibrated model follows the diagonal."""
+    if metrics.scope is None:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no reliability plot (pip install matplotlib)")
+        return None
+    bins = metrics.scope.reliability
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=[b["high"] - b["low"] for b in bins],
+           edgecolor="black", alpha=0.7, label="accuracy in bin")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", color="crimson", label="mean confidence")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence of the top intent")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}\nECE {metrics.scope.ece:.4f}", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def evaluate(model_folder: Path, examples: list[Example], out: Path | None = None, title: str = "") -> Metrics:
+    """Score a model folder on examples; with `out`, write metrics.json, confusion.png and reliability.png there."""
     from assistant.nlu.runtime import Parser
 
     metrics = Parser(model_folder).evaluate(examples)
@@ -52,4 +83,5 @@ def evaluate(model_folder: Path, examples: list[Example], out: Path | None = Non
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n", encoding="utf-8")
         plot_confusion(metrics, out / "confusion.png", title or str(model_folder))
+        plot_reliability(metrics, out / "reliability.png", title or str(model_folder))
     return metrics

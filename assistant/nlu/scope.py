@@ -142,7 +142,7 @@ def fit(
     dev_logits: np.ndarray,
     dev_pooled: np.ndarray,
     dev_intents: np.ndarray,
-    max_false_reject: float = 0.02,
+    max_false_reject: float = 0.01,
 ) -> Scope:
     """Fit temperature, class Gaussians, signal weight and threshold.
 

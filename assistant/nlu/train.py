@@ -57,6 +57,8 @@ class TrainConfig:
     """Keep the fp32 ONNX graph beside the int8 one (benchmarks compare them)."""
     max_per_intent: int = 300
     """Examples generated per intent from intent-file templates."""
+    max_false_reject: float = 0.01
+    """Out-of-scope threshold: the share of in-scope dev utterances (classified right) it may reject."""
 
 
 @dataclass
@@ -240,7 +242,7 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
             export=parity,
         )
         bundle.write_json(work / bundle.METADATA, metadata)
-        fit_scope(work, labels, train_set, dev_set)
+        fit_scope(work, labels, train_set, dev_set, config.max_false_reject)
         metadata.metrics = measure(work, dev_set, test_set, config.keep_fp32)
         if not config.keep_fp32:
             (work / bundle.ONNX_FP32).unlink()
@@ -254,7 +256,7 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     return Trained(out, model, metadata)
 
 
-def fit_scope(folder: Path, labels: bundle.Labels, train_set: list[Example], dev_set: list[Example], max_train: int = 20000) -> None:
+def fit_scope(folder: Path, labels: bundle.Labels, train_set: list[Example], dev_set: list[Example], max_false_reject: float = 0.01, max_train: int = 20000) -> None:
     """Fit calibration and out-of-scope rejection on the int8 model's own outputs, so they match what is served."""
     from assistant.nlu import scope
     from assistant.nlu.runtime import Parser
@@ -270,7 +272,7 @@ def fit_scope(folder: Path, labels: bundle.Labels, train_set: list[Example], dev
 
     _, train_pooled, train_intents = outputs(sample)
     dev_logits, dev_pooled, dev_intents = outputs(dev_set or sample[:500])
-    fitted = scope.fit(labels.intents, train_pooled, train_intents, dev_logits, dev_pooled, dev_intents)
+    fitted = scope.fit(labels.intents, train_pooled, train_intents, dev_logits, dev_pooled, dev_intents, max_false_reject)
     scope.save(folder, fitted)
     labels.scope = fitted.params
     bundle.write_json(folder / bundle.LABELS, labels)
