@@ -155,11 +155,31 @@ def test_split_is_per_intent_deterministic_and_disjoint(tmp_path):
 
 def test_load_training_data_from_intent_files(tmp_path):
     (tmp_path / "home.yaml").write_text(textwrap.dedent(HOME), encoding="utf-8")
-    data = load_training_data(tmp_path, seed=0, max_per_intent=60, dev_fraction=0.1)
+    data = load_training_data(tmp_path, seed=0, max_per_intent=60, dev_fraction=0.1, general_negatives=False)
     assert data.test is None
     assert set(data.domain.intents) == {"LightsOn", "SetTimer", "SetVolume", "Pause"}
-    assert len(data.train) + len(data.dev) == 60 + 60 + 44 + 2
+    # 60 + 60 + 44 + 2 in-scope sentences, and the file's 2 out-of-scope ones
+    assert len(data.train) + len(data.dev) == 60 + 60 + 44 + 2 + 2
     assert not {e.text.lower() for e in data.train} & {e.text.lower() for e in data.dev}
+
+
+def test_intent_files_train_with_the_built_in_general_negatives(tmp_path):
+    from assistant.intents.negatives import general_out_of_scope
+
+    (tmp_path / "home.yaml").write_text(textwrap.dedent(HOME), encoding="utf-8")
+    data = load_training_data(tmp_path, seed=0, max_per_intent=60)
+    negatives = [e for e in data.train + data.dev if e.intent == "out_of_scope"]
+    assert len(general_out_of_scope()) >= 500
+    assert len(negatives) >= len(general_out_of_scope())
+    assert any(e.intent == "out_of_scope" for e in data.dev)  # dev holds some back to choose the threshold on
+    assert all(set(e.tags) == {"O"} for e in negatives)
+
+
+def test_clinc150_brings_its_own_out_of_scope_splits():
+    data = load_training_data(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "clinc150")
+    assert len(data.domain.intents) == 150
+    assert (len(data.train), len(data.dev), len(data.test)) == (15_100, 3_100, 5_500)
+    assert sum(e.intent == "out_of_scope" for e in data.test) == 1_000
 
 
 def test_out_of_scope_examples_have_no_slots(tmp_path):
