@@ -74,8 +74,8 @@ def latencies(trained, examples, n: int, seed: int = 0) -> dict:
     return out
 
 
-def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int) -> dict:
-    trained = train(data, out / name, config=TrainConfig(epochs=epochs, keep_fp32=True))
+def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None) -> dict:
+    trained = train(data, out / name, config=TrainConfig(epochs=epochs, keep_fp32=True, threads=threads))
     _, _, _, test = load_training_data(data)
     m = trained.metadata.metrics
     pick = lambda key: {k: m[key][k] for k in HEADLINE}  # noqa: E731
@@ -119,6 +119,7 @@ def main() -> None:
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
     ap.add_argument("--epochs", type=int, help="epochs for every dataset (default: snips 6, atis 10)")
     ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument("--threads", type=int, help="torch threads for training (default: torch decides; 1 avoids thrashing on a busy machine)")
     ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
     ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / "nlu.json"))
     args = ap.parse_args()
@@ -132,8 +133,9 @@ def main() -> None:
         results["datasets"] = json.loads(path.read_text()).get("datasets", {})
     for name in args.datasets:
         epochs = args.epochs or {"snips": 6}.get(name, 10)
-        results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n)
+        results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads)
         results["datasets"][name]["date"] = results["date"]
+        results["datasets"][name]["train_threads"] = args.threads or "default"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps({name: {k: results["datasets"][name][k] for k in ("int8", "fp32", "int8_rejection_on", "latency", "train_seconds", "model_mb")}}, indent=1), flush=True)
