@@ -28,21 +28,17 @@ def _settings(args) -> Settings:
     return settings
 
 
-def _train_config(settings: Settings, args):
+def train_config(settings: Settings, **overrides):
+    """The training settings of config.toml (and env), with flags' values on top (None: not given)."""
+    from dataclasses import fields
+
     from assistant.nlu.train import TrainConfig
 
-    t = settings.train
-    return TrainConfig(
-        epochs=args.epochs or t.epochs,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        patience=t.patience,
-        seed=t.seed if args.seed is None else args.seed,
-        crf=t.crf and not args.no_crf,
-        max_minutes=args.max_minutes if args.max_minutes is not None else (t.max_minutes or None),
-        keep_fp32=args.keep_fp32,
-        max_per_intent=t.max_per_intent,
-    )
+    known = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in settings.train.model_dump().items() if k in known}
+    values["max_minutes"] = values.get("max_minutes") or None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
 
 
 def ensure_model(settings: Settings, explicit: bool = False) -> Path:
@@ -55,12 +51,9 @@ def ensure_model(settings: Settings, explicit: bool = False) -> Path:
     if explicit or not intents or not intents.exists():
         raise UsageError(f"no model at {folder}; train one with: assistant train INTENTS --out {folder}")
     log.info("no model at %s yet: training it from %s (once; a few minutes)", folder, intents)
-    from assistant.nlu.train import TrainConfig, train
+    from assistant.nlu.train import train
 
-    t = settings.train
-    train(intents, folder, settings.path(settings.nlu.encoder), TrainConfig(
-        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, seed=t.seed, crf=t.crf,
-        max_per_intent=t.max_per_intent, max_minutes=t.max_minutes or None))
+    train(intents, folder, settings.path(settings.nlu.encoder), train_config(settings))
     return folder
 
 
@@ -70,7 +63,9 @@ def cmd_train(args) -> int:
     settings = _settings(args)
     out = Path(args.out) if args.out else settings.path(settings.nlu.model)
     encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
-    trained = train(Path(args.data), out, encoder, _train_config(settings, args))
+    config = train_config(settings, epochs=args.epochs, seed=args.seed, max_minutes=args.max_minutes,
+                          crf=False if args.no_crf else None, keep_fp32=args.keep_fp32 or None)
+    trained = train(Path(args.data), out, encoder, config)
     print(json.dumps({"model": str(trained.folder), "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
                       "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
     return 0

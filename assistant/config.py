@@ -34,14 +34,15 @@ class NluSettings(BaseModel):
 
 class TrainSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    epochs: int = 10
+    epochs: int = 5
     batch_size: int = 32
     lr: float = 1e-4
     patience: int = 3
     seed: int = 0
     crf: bool = True
-    max_per_intent: int = 300
-    max_minutes: float = 0
+    max_per_intent: int = 150
+    max_minutes: float = 4
+    max_false_reject: float = 0.01
 
 
 class SpeechSettings(BaseModel):

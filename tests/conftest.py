@@ -72,11 +72,10 @@ def tiny_parser(tiny_model):
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory) -> Path:
     """The bundled domain trained with the settings of config.toml, as on first use."""
+    from assistant.cli import train_config
     from assistant.config import load_settings
-    from assistant.nlu.train import TrainConfig, train
+    from assistant.nlu.train import train
 
-    t = load_settings(str(ROOT / "config.toml")).train
     out = tmp_path_factory.mktemp("models") / "default"
-    train(ROOT / "intents", out, config=TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience,
-                                                     seed=t.seed, crf=t.crf, max_per_intent=t.max_per_intent, max_minutes=t.max_minutes or None))
+    train(ROOT / "intents", out, config=train_config(load_settings(str(ROOT / "config.toml"))))
     return out
