@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-false-reject", type=float, default=0.01)
     ap.add_argument("--model", default="/tmp/assistant-bench/clinc150")
+    ap.add_argument("--threads", type=int, help="torch threads for training (1 avoids thrashing on a busy machine)")
     ap.add_argument("--reuse", action="store_true", help="score an already trained --model instead of training")
     ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / "oos.json"))
     args = ap.parse_args()
@@ -105,7 +106,7 @@ def main() -> None:
     data = load_training_data(args.data)
     started = time.monotonic()
     if not args.reuse:
-        train(args.data, args.model, config=TrainConfig(epochs=args.epochs, max_false_reject=args.max_false_reject))
+        train(args.data, args.model, config=TrainConfig(epochs=args.epochs, max_false_reject=args.max_false_reject, threads=args.threads))
     train_seconds = time.monotonic() - started
     parser = Parser(args.model, threads=1)
     dev = (outputs(parser, data.dev), [e.intent for e in data.dev])
@@ -115,7 +116,7 @@ def main() -> None:
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python scripts/bench_oos.py " + " ".join(sys.argv[1:]),
-        "model": {"epochs": args.epochs, "train_seconds": round(train_seconds, 1) if not args.reuse else None,
+        "model": {"epochs": args.epochs, "train_threads": args.threads or "default", "train_seconds": round(train_seconds, 1) if not args.reuse else None,
                   "temperature": served.temperature, "weight": served.weight, "threshold": served.threshold},
         "test": {"n_in_scope": sum(e.intent != OUT_OF_SCOPE for e in data.test), "n_out_of_scope": sum(e.intent == OUT_OF_SCOPE for e in data.test)},
         "variants": {
