@@ -86,7 +86,7 @@ def test_streaming_gives_partials_then_endpoint_then_final(tiny_pipeline, clips)
         stream.feed(Audio(silence.samples[start : start + chunk], 16000))
     assert stream.endpoint
     result = stream.finish()
-    assert partials and len(set(partials)) == len(partials)
+    assert partials and all(a != b for a, b in zip(partials, partials[1:]))
     assert result.intent.name == "LightsOff" and result.asr.text == "switch off the bedroom light"
     with pytest.raises(SpeechError):
         stream.stream.feed(bytes(320))

@@ -13,8 +13,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from assistant.intents.example import spans_of
+from assistant.intents.expand import OUT_OF_SCOPE
 
-OUT_OF_SCOPE = "out_of_scope"
 
 
 class Score(BaseModel):

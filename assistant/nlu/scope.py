@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.intents.expand import OUT_OF_SCOPE
 from assistant.nlu.decode import log_softmax
 
-OUT_OF_SCOPE = "out_of_scope"
 FILE = "scope.npz"
 
 
