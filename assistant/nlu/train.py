@@ -198,7 +198,7 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            progress.set_postfix(loss=f"{loss.item():.3f}")
+            progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             if out_of_time():
                 break
         dev = evaluate_examples(predict(model, tokenizer, dev_set, labels_now()), dev_set) if dev_set else None
