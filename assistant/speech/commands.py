@@ -14,7 +14,6 @@ import functools
 import json
 import logging
 import sys
-from pathlib import Path
 
 log = logging.getLogger("assistant")
 
@@ -184,7 +183,7 @@ def cmd_daemon(args) -> int:
     service = Service(load)
 
     def mic_loop(service: Service, loop) -> None:
-        for result in listen(service.pipeline, blocks, settings.speech.max_seconds):
+        for result in listen(lambda: service.pipeline, blocks, settings.speech.max_seconds, rate=settings.speech.sample_rate):
             log.info("heard %r -> %s", result.text, result.intent.name if result.intent else None)
             asyncio.run_coroutine_threadsafe(service.broadcast(intent_event(result)), loop)
 

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from assistant.speech.audio import Audio, AudioError, resample
+from assistant.speech.audio import Audio, resample
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,3 @@ def load_recognizer(settings, domain=None, engine: str | None = None, vosk_model
     log.info("loaded %s model %s in %.1f s (modes: %s)", info.engine, info.model, time.perf_counter() - started,
              ", ".join(recognizer.modes()))
     return recognizer
-
-
-__all__ = [
-    "Audio", "AudioError", "EngineInfo", "Mode", "Recognizer", "SpeechError", "Stream", "Transcript", "WordTiming",
-    "check_mode", "choose", "find_engines", "load_recognizer", "transcribe", "vosk_packages",
-]

@@ -141,22 +141,25 @@ def load_pipeline(settings, engine: str | None = None, vosk_model: str | None = 
     return Pipeline(recognizer, parser, mode or settings.speech.mode)
 
 
-def listen(pipeline: Pipeline, blocks, max_seconds: float = 30.0, on_partial=None):
+def listen(pipeline, blocks, max_seconds: float = 30.0, on_partial=None, rate: int | None = None):
     """Utterances from a stream of 16-bit mono PCM blocks at the recogniser's rate (the microphone), one result each.
 
+    `rate` is the blocks' sample rate (default: the recogniser's).
+    `pipeline` is a `Pipeline` or a function returning the current one (the
+    daemon swaps its pipeline on reload; each utterance starts on the newest).
     An utterance ends when the engine hears its end (trailing silence) or at
     `max_seconds`; silence alone yields nothing.
     """
     import numpy as np
 
-    rate = pipeline.recognizer.rate
-    stream = pipeline.stream()
+    current = pipeline if callable(pipeline) else (lambda: pipeline)
+    stream = current().stream()
     for block in blocks:
-        partial = stream.feed(Audio(np.frombuffer(block, dtype="<i2"), rate))
+        partial = stream.feed(Audio(np.frombuffer(block, dtype="<i2"), rate or stream.pipeline.recognizer.rate))
         if partial and on_partial is not None:
             on_partial(partial)
         if stream.endpoint or stream.seconds >= max_seconds - 1:
             result = stream.finish()
-            stream = pipeline.stream()
+            stream = current().stream()
             if result.text:
                 yield result

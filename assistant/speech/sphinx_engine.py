@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 DOMAIN_SEARCH = "domain"
 FREE_SEARCH = "_default"
 FRAMES_PER_SECOND = 100
+SPEECH_MARGIN = 0.5
 _SPELLINGS = [("our", "or"), ("ise", "ize"), ("isation", "ization"), ("yse", "yze"), ("tre", "ter"), ("ogue", "og"),
               ("oghurt", "ogurt"), ("ae", "e"), ("ll", "l"), ("mme", "m")]
 _VOICELESS = {"P", "T", "K", "F", "TH"}
@@ -184,6 +185,9 @@ class SphinxStream:
         self._heard = 0.0
         self._silence = 0.0
         self._partial = ""
+        self._trimmed = 0
+        self._speech: list[int] | None = None
+        """Byte offsets in the audio of the first and last frames the VAD took for speech."""
 
     def feed(self, pcm: bytes) -> str | None:
         if self._decoder is None:
@@ -215,10 +219,16 @@ class SphinxStream:
         while len(self._pending) >= size:
             frame, self._pending = self._pending[:size], self._pending[size:]
             if self._vad.is_speech(frame):
+                end = len(self._audio) - len(self._pending)
+                if self._speech is None:
+                    self._speech = [end - size, end]
+                self._speech[1] = end
                 self._heard += seconds
                 self._silence = 0.0
             elif self._heard == 0 and len(self._audio) > 4 * self.recognizer.rate:
-                del self._audio[: len(self._audio) - self.recognizer.rate]  # keep 0.5 s of the silence before speech
+                cut = len(self._audio) - self.recognizer.rate  # keep 0.5 s of the silence before speech
+                del self._audio[:cut]
+                self._trimmed += cut
             elif self._heard >= 0.15:
                 self._silence += seconds
                 if self._silence >= self.recognizer.endpoint_silence:
@@ -233,17 +243,30 @@ class SphinxStream:
                 decoder.end_utt()
             words = []
             if self._audio:
+                start, end = self._speech_span()
                 decoder.start_utt()
-                decoder.process_raw(bytes(self._audio), full_utt=True)
+                decoder.process_raw(bytes(self._audio[start:end]), full_utt=True)
                 decoder.end_utt()
                 if decoder.hyp() is not None:
-                    words = [_timing(seg) for seg in decoder.seg() if not seg.word.startswith(("<", "[", "+"))]
+                    offset = (start + self._trimmed) / 2 / self.recognizer.rate
+                    words = [_timing(seg, offset) for seg in decoder.seg() if not seg.word.startswith(("<", "[", "+"))]
         finally:
             self._release()
         text = " ".join(w.word for w in words)
         confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
         return Transcript(text=text, confidence=round(confidence, 4), words=words, engine="pocketsphinx",
                           model=self.recognizer.model, mode=self.mode)
+
+    def _speech_span(self) -> tuple[int, int]:
+        """The part of the audio the final pass decodes: speech and half a second around it.
+
+        Long silences before or after a command pull the utterance's cepstral
+        mean towards silence, which costs words; a missed VAD decision costs nothing, as the whole audio is then decoded.
+        """
+        if self._speech is None:
+            return 0, len(self._audio)
+        margin = 2 * int(SPEECH_MARGIN * self.recognizer.rate)
+        return max(0, self._speech[0] - margin), min(len(self._audio), self._speech[1] + margin)
 
     def _release(self) -> None:
         if self._decoder is not None:
@@ -263,7 +286,7 @@ class SphinxStream:
         self.close()
 
 
-def _timing(seg) -> WordTiming:
-    return WordTiming(word=seg.word.split("(")[0], start=round(seg.start_frame / FRAMES_PER_SECOND, 2),
-                      end=round((seg.end_frame + 1) / FRAMES_PER_SECOND, 2),
+def _timing(seg, offset: float) -> WordTiming:
+    return WordTiming(word=seg.word.split("(")[0], start=round(offset + seg.start_frame / FRAMES_PER_SECOND, 2),
+                      end=round(offset + (seg.end_frame + 1) / FRAMES_PER_SECOND, 2),
                       confidence=round(min(1.0, max(0.0, seg.prob)), 4))
