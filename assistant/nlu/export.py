@@ -70,9 +70,17 @@ def _quantize(src: Path, dst: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The fused graph holds com.microsoft ops that ONNX shape inference cannot type; their outputs are float.
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # The quantiser logs every tensor to the root logger; its advice to pre-process
+    # does not apply to a graph onnxruntime has already fused. Keep it quiet.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        # The fused graph holds com.microsoft ops that ONNX shape inference cannot type; their outputs are float.
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
 
 
 def run_onnx(path: Path, batch: Batch) -> list[np.ndarray]:
