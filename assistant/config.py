@@ -42,7 +42,7 @@ class TrainSettings(BaseModel):
     crf: bool = True
     max_per_intent: int = 150
     max_minutes: float = 4
-    max_false_reject: float = 0.01
+    max_false_reject: float = 0.002
 
 
 class SpeechSettings(BaseModel):

@@ -236,6 +236,8 @@ def load_recognizer(settings, domain=None, engine: str | None = None, vosk_model
             raise SpeechError(f"no Vosk model configured or installed. {VOSK_DOWNLOAD}")
         raise SpeechError("no speech engine installed: pip install 'assistant[speech]' (vosk, pocketsphinx)")
     started = time.perf_counter()
+    import scipy.signal  # noqa: F401  resampling's dependency: a second to import, paid at load rather than by the first request
+
     s = settings.speech
     if info.engine == "vosk":
         from assistant.speech.vosk_engine import VoskRecognizer
