@@ -32,6 +32,7 @@ DOMAIN_SEARCH = "domain"
 FREE_SEARCH = "_default"
 FRAMES_PER_SECOND = 100
 SPEECH_MARGIN = 0.5
+DOMAIN_LW = 9.0
 _SPELLINGS = [("our", "or"), ("ise", "ize"), ("isation", "ization"), ("yse", "yze"), ("tre", "ter"), ("ogue", "og"),
               ("oghurt", "ogurt"), ("ae", "e"), ("ll", "l"), ("mme", "m")]
 _VOICELESS = {"P", "T", "K", "F", "TH"}
@@ -120,7 +121,7 @@ class SphinxRecognizer:
             if phrases:
                 self._lm_file = _write_lm(phrases)
                 weakref.finalize(self, _remove, self._lm_file)  # new decoders of the pool read it; gone with the recogniser
-                first.add_lm_file(DOMAIN_SEARCH, self._lm_file)
+                self._add_domain_lm(first)
                 log.info("domain language model from %d sentences (%d words given guessed pronunciations)",
                          len(phrases), len(self._added))
             else:
@@ -155,10 +156,20 @@ class SphinxRecognizer:
         for word, phones in self._added.items():
             decoder.add_word(word, phones, False)
         if self._lm_file is not None:
-            decoder.add_lm_file(DOMAIN_SEARCH, self._lm_file)
+            self._add_domain_lm(decoder)
             if self._made:
                 self._warm_up(decoder)
         return decoder
+
+    def _add_domain_lm(self, decoder) -> None:
+        """The domain's language model as its own search, weighted higher than the general model (`lw` 9, not 6.5):
+        on commands it knows, the domain model is worth trusting over the acoustics (see docs/benchmarks.md)."""
+        general = decoder.config["lw"]
+        decoder.config["lw"] = DOMAIN_LW
+        try:
+            decoder.add_lm_file(DOMAIN_SEARCH, self._lm_file)
+        finally:
+            decoder.config["lw"] = general
 
     def modes(self) -> list[Mode]:
         return ["domain", "free"] if self._lm_file is not None else ["free"]
