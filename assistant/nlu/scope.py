@@ -148,7 +148,8 @@ def fit(
 
     With out-of-scope examples in dev, the weight is the one with the best dev
     AUROC and the threshold rejects at most `max_false_reject` of the in-scope
-    dev utterances the model gets right. Without any, nothing tells how far
+    dev utterances the model gets right; where the out-of-scope dev scores lie
+    well beyond that, it moves to the middle of the gap. Without any, nothing tells how far
     out-of-scope inputs lie, so the threshold sits just past every in-scope dev
     score: only inputs unlike anything in the domain are rejected.
     """
@@ -176,10 +177,18 @@ def fit(
         aurocs = [auroc(scope.combine(distance[is_oos], prob[is_oos], w), scope.combine(distance[inside], prob[inside], w)) for w in weights]
         p.weight = float(weights[int(np.nanargmax(aurocs))])
         scores = scope.combine(distance, prob)
-        p.threshold = float(np.quantile(scores[right], 1 - max_false_reject)) if right.any() else 1e9
+        inner = float(np.quantile(scores[right], 1 - max_false_reject)) if right.any() else 1e9
+        outer = float(np.quantile(scores[is_oos], 0.05))
+        # Where dev's in-scope and out-of-scope scores lie well apart (sentences
+        # generated from templates), sit in the middle of the gap: real in-scope
+        # speech scores further out than template sentences do.
+        p.threshold = max(inner, (inner + outer) / 2)
         rejected = (scores > p.threshold) | ~in_scope[predicted]
         p.operating_point = {
-            "rule": f"reject at most {max_false_reject:.0%} of the in-scope dev utterances classified right",
+            "rule": f"reject at most {max_false_reject:.1%} of the in-scope dev utterances classified right, "
+                    "or the middle of the gap to the out-of-scope dev scores where there is one",
+            "in_scope_quantile": round(inner, 4),
+            "out_of_scope_5th_percentile": round(outer, 4),
             "dev_auroc": round(max(aurocs), 4),
             "dev_oos_recall": round(100 * float(rejected[is_oos].mean()), 2),
             "dev_in_scope_acc": round(100 * float((right & ~rejected)[inside].mean()), 2),
