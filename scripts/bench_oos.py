@@ -42,10 +42,8 @@ KEYS = ("in_scope_acc", "oos_recall", "oos_precision", "auroc", "ece")
 
 
 def outputs(parser: Parser, examples):
-    _, _, raws = parser.predict(examples, reject=False)
-    logits = np.concatenate([r.logits for r in raws])
-    pooled = np.concatenate([r.pooled for r in raws])
-    return parser.scope.signals(logits, pooled), parser.scope.calibrated(logits)
+    raw = parser.outputs(examples)
+    return parser.scope.signals(raw.logits, raw.pooled), parser.scope.calibrated(raw.logits)
 
 
 def variant(parser, weight, dev, test, max_false_reject):

@@ -102,8 +102,9 @@ class Parser:
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
             raw = self.run([[w.text for w in words[:MAX_WORDS]] for _, words in chunk])
+            accepted = self.accepted(raw, threshold)
             for k, (i, words) in enumerate(chunk):
-                results[i] = self._result(texts[i], words, raw, k, threshold)
+                results[i] = self._result(texts[i], words, raw, k, bool(accepted[k]))
         return results  # type: ignore[return-value]
 
     def _threshold(self, override: float | None) -> float | None:
@@ -113,14 +114,20 @@ class Parser:
             return self.threshold
         return self.scope.params.threshold if self.scope else None
 
-    def _result(self, text: str, words: list[Word], raw: Raw, k: int, threshold: float | None) -> ParseResult:
+    def accepted(self, raw: Raw, threshold: float | None = None) -> np.ndarray:
+        """Which utterances are in scope: the top intent is not `out_of_scope` and the score is within the threshold."""
+        accepted = self._in_scope[raw.probs.argmax(1)]
+        limit = self._threshold(threshold)
+        if raw.oos_scores is not None and limit is not None:
+            accepted = accepted & (raw.oos_scores <= limit)
+        return accepted
+
+    def _result(self, text: str, words: list[Word], raw: Raw, k: int, in_scope: bool) -> ParseResult:
         probs = raw.probs[k]
         candidates = np.flatnonzero(self._in_scope)
         order = candidates[np.argsort(-probs[candidates])][:RANKING]
         ranking = [IntentScore(name=self.labels.intents[j], confidence=round(float(probs[j]), 4)) for j in order]
         oos_score = None if raw.oos_scores is None else float(raw.oos_scores[k])
-        limit = self._threshold(threshold)
-        in_scope = bool(self._in_scope[int(probs.argmax())]) and (oos_score is None or limit is None or oos_score <= limit)
         warnings = []
         path = raw.paths[k]
         if len(path) < len(words):
@@ -141,38 +148,48 @@ class Parser:
         return ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, in_scope=True,
                            oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings)
 
-    def predict(self, examples: list[Example], batch_size: int = 64, reject: bool = True, threshold: float | None = None):
-        """Intents and tags for examples whose words are given, as `parse` would decide them.
+    def outputs(self, examples: list[Example], batch_size: int = 64) -> Raw:
+        """Model outputs for examples whose words are given, in their order, as one `Raw`."""
+        raws = [self.run([e.tokens for e in examples[i : i + batch_size]]) for i in range(0, len(examples), batch_size)]
+        if not raws:
+            return Raw(np.zeros((0, len(self.labels.intents))), np.zeros((0, len(self.labels.intents))), None, [], [], np.zeros((0, 0)))
+        return Raw(
+            logits=np.concatenate([r.logits for r in raws]),
+            probs=np.concatenate([r.probs for r in raws]),
+            oos_scores=None if raws[0].oos_scores is None else np.concatenate([r.oos_scores for r in raws]),
+            paths=[p for r in raws for p in r.paths],
+            tag_probs=[p for r in raws for p in r.tag_probs],
+            pooled=np.concatenate([r.pooled for r in raws]),
+        )
+
+    def predict(self, examples: list[Example], raw: Raw, reject: bool = True, threshold: float | None = None) -> tuple[list[str], list[list[str]]]:
+        """Intents and tags from `outputs(examples)`, as `parse` would decide them.
 
         With `reject`, an utterance judged out of scope is predicted as
-        `out_of_scope` with no slots. Returns (intents, tags, raw outputs).
+        `out_of_scope` with no slots; without, every utterance keeps its top intent.
         """
-        intents, tags, raws = [], [], []
-        limit = self._threshold(threshold)
-        for start in range(0, len(examples), batch_size):
-            chunk = examples[start : start + batch_size]
-            raw = self.run([e.tokens for e in chunk])
-            raws.append(raw)
-            for k, e in enumerate(chunk):
-                top = int(raw.probs[k].argmax())
-                rejected = not self._in_scope[top] or (reject and raw.oos_scores is not None and limit is not None and raw.oos_scores[k] > limit)
-                if rejected and reject:
-                    intents.append(scope.OUT_OF_SCOPE)
-                    tags.append(["O"] * len(e.tokens))
-                else:
-                    intents.append(self.labels.intents[top])
-                    tags.append([self.labels.tags[t] for t in raw.paths[k]] + ["O"] * (len(e.tokens) - len(raw.paths[k])))
-        return intents, tags, raws
+        accepted = self.accepted(raw, threshold) if reject else np.ones(len(examples), dtype=bool)
+        intents, tags = [], []
+        for k, e in enumerate(examples):
+            if accepted[k]:
+                intents.append(self.labels.intents[int(raw.probs[k].argmax())])
+                tags.append([self.labels.tags[t] for t in raw.paths[k]] + ["O"] * (len(e.tokens) - len(raw.paths[k])))
+            else:
+                intents.append(scope.OUT_OF_SCOPE)
+                tags.append(["O"] * len(e.tokens))
+        return intents, tags
 
-    def evaluate(self, examples: list[Example], reject: bool = True, threshold: float | None = None) -> Metrics:
-        """Score the model on labelled examples (benchmark datasets keep their own tokenisation)."""
-        intents, tags, raws = self.predict(examples, reject=reject, threshold=threshold)
+    def evaluate(self, examples: list[Example], reject: bool = True, threshold: float | None = None, raw: Raw | None = None) -> Metrics:
+        """Score the model on labelled examples (benchmark datasets keep their own tokenisation).
+
+        Pass `raw` (from `outputs`) to score the same outputs several ways without running the model again.
+        """
+        raw = self.outputs(examples) if raw is None else raw
+        intents, tags = self.predict(examples, raw, reject=reject, threshold=threshold)
         metrics = score([e.intent for e in examples], [e.tags for e in examples], intents, tags)
-        if raws:
-            probs = np.concatenate([r.probs for r in raws])
-            oos = None if raws[0].oos_scores is None else np.concatenate([r.oos_scores for r in raws])
-            gold = [e.intent for e in examples]
-            metrics.scope = scope_metrics(gold, intents, [self.labels.intents[i] for i in probs.argmax(1)], probs.max(1), oos)
+        if examples:
+            top = [self.labels.intents[i] for i in raw.probs.argmax(1)]
+            metrics.scope = scope_metrics([e.intent for e in examples], intents, top, raw.probs.max(1), raw.oos_scores)
         return metrics
 
 

@@ -267,15 +267,12 @@ def fit_scope(folder: Path, labels: bundle.Labels, train_set: list[Example], dev
     parser = Parser(folder)
     index = {name: i for i, name in enumerate(labels.intents)}
     sample = random.Random(0).sample(train_set, min(max_train, len(train_set)))
-
-    def outputs(examples):
-        raws = [parser.run([e.tokens for e in examples[i : i + 64]]) for i in range(0, len(examples), 64)]
-        intents = np.array([index.get(e.intent, -1) for e in examples])
-        return np.concatenate([r.logits for r in raws]), np.concatenate([r.pooled for r in raws]), intents
-
-    _, train_pooled, train_intents = outputs(sample)
-    dev_logits, dev_pooled, dev_intents = outputs(dev_set or sample[:500])
-    fitted = scope.fit(labels.intents, train_pooled, train_intents, dev_logits, dev_pooled, dev_intents, max_false_reject)
+    dev = dev_set or sample[:500]
+    train_pooled = parser.outputs(sample).pooled
+    dev_raw = parser.outputs(dev)
+    train_intents = np.array([index.get(e.intent, -1) for e in sample])
+    dev_intents = np.array([index.get(e.intent, -1) for e in dev])
+    fitted = scope.fit(labels.intents, train_pooled, train_intents, dev_raw.logits, dev_raw.pooled, dev_intents, max_false_reject)
     scope.save(folder, fitted)
     labels.scope = fitted.params
     bundle.write_json(folder / bundle.LABELS, labels)
@@ -294,8 +291,9 @@ def measure(folder: Path, dev_set: list[Example], test_set: list[Example] | None
         if not examples:
             continue
         for suffix, parser in engines.items():
-            metrics[split + suffix] = parser.evaluate(examples).model_dump()
-            metrics[split + suffix + "_no_reject"] = parser.evaluate(examples, reject=False).model_dump()
+            raw = parser.outputs(examples)
+            metrics[split + suffix] = parser.evaluate(examples, raw=raw).model_dump()
+            metrics[split + suffix + "_no_reject"] = parser.evaluate(examples, reject=False, raw=raw).model_dump()
     return metrics
 
 
