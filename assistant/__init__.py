@@ -5,7 +5,14 @@ schema, and `ModelLoadError`. Imported lazily so that `import assistant` stays
 cheap and never pulls in onnxruntime before it is needed.
 """
 
-__all__ = ["Parser", "ParseResult", "Entity", "IntentScore", "ModelLoadError"]
+__all__ = ["Parser", "ParseResult", "Entity", "IntentScore", "ModelLoadError", "__version__"]
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("assistant")
+except Exception:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str):

@@ -42,31 +42,48 @@ def train_config(settings: Settings, **overrides):
 
 
 def ensure_model(settings: Settings, explicit: bool = False) -> Path:
-    """The configured model folder; when it does not exist yet and was not named
-    explicitly, it is trained from the configured intents (first use)."""
-    folder = settings.path(settings.nlu.model)
+    """The model folder to use: `nlu.model` when pinned, else the store's current version.
+
+    On first use (an empty store) the model is trained from the configured
+    intents and made current; a store with versions but no valid pointer gets
+    its newest valid version activated.
+    """
+    from assistant.nlu import store
+
+    folder = settings.model_folder()
     if folder.is_dir():
         return folder
-    intents = settings.path(settings.nlu.intents)
-    if explicit or not intents or not intents.exists():
+    if explicit or settings.nlu.model:
         raise UsageError(f"no model at {folder}; train one with: assistant train INTENTS --out {folder}")
-    log.info("no model at %s yet: training it from %s (once; a few minutes)", folder, intents)
-    from assistant.nlu.train import train
-
-    train(intents, folder, settings.path(settings.nlu.encoder), train_config(settings))
+    models = settings.path(settings.nlu.models)
+    valid = [v for v in store.versions(models) if v.valid]
+    if valid:
+        log.warning("%s does not point at a model: activating the newest valid version, %s", folder, valid[0].version)
+        return store.activate(models, valid[0].version)
+    intents = settings.path(settings.nlu.intents)
+    if not intents or not intents.exists():
+        raise UsageError(f"no model in {models} and no intents at {intents} to train one from")
+    log.info("no model in %s yet: training one from %s (once; a few minutes)", models, intents)
+    store.train_version(models, intents, settings.path(settings.nlu.encoder), train_config(settings))
     return folder
 
 
 def cmd_train(args) -> int:
+    from assistant.nlu import store
     from assistant.nlu.train import train
 
     settings = _settings(args)
-    out = Path(args.out) if args.out else settings.path(settings.nlu.model)
     encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
     config = train_config(settings, epochs=args.epochs, seed=args.seed, max_minutes=args.max_minutes,
                           crf=False if args.no_crf else None, keep_fp32=args.keep_fp32 or None)
-    trained = train(Path(args.data), out, encoder, config)
-    print(json.dumps({"model": str(trained.folder), "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
+    if args.out:
+        trained = train(Path(args.data), Path(args.out), encoder, config)
+        version = None
+    else:
+        version, trained = store.train_version(settings.path(settings.nlu.models), Path(args.data), encoder, config,
+                                               make_current=not args.no_activate)
+    print(json.dumps({"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
+                      "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
                       "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
     return 0
 
@@ -112,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune a model on an intents folder/file or a JointBERT dataset folder")
     p.add_argument("data", help="intents folder or file, or a dataset folder with train/dev/test")
-    p.add_argument("--out", help="model folder to write (default: nlu.model from config)")
+    p.add_argument("--out", help="model folder to write (default: a new version in the store, nlu.models, made current)")
+    p.add_argument("--no-activate", action="store_true", help="add the new version to the store without making it current")
     p.add_argument("--encoder", help="local BERT folder to fine-tune (default: nlu.encoder, else MiniLM-L6)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
@@ -130,13 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("parse", help="understand text: prints the intent and slots as JSON")
     p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
-    p.add_argument("--model", help="model folder (default: nlu.model from config)")
+    p.add_argument("--model", help="model folder (default: nlu.model, else the current version of nlu.models)")
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
     p.set_defaults(run=cmd_parse)
 
     from assistant.speech.commands import add_commands as add_speech_commands
 
     add_speech_commands(sub)
+    from assistant.server.commands import add_commands as add_server_commands
+
+    add_server_commands(sub)
     return parser
 
 
@@ -146,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from assistant.intents.errors import IntentFileError
     from assistant.nlu.errors import ModelLoadError, TrainError
+    from assistant.server.serve import ServeError
 
     try:
         return args.run(args)
-    except (UsageError, ConfigError, IntentFileError, ModelLoadError, TrainError) as e:
+    except (UsageError, ConfigError, IntentFileError, ModelLoadError, TrainError, ServeError) as e:
         print(f"assistant: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

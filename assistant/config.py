@@ -24,7 +24,10 @@ class ConfigError(Exception):
 
 class NluSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    model: Path = Path("models/default")
+    models: Path = Path("models")
+    """The model store: one folder per version and a `current` pointer (see `assistant.nlu.store`)."""
+    model: Path | None = None
+    """A model folder to serve instead of the store's current version (pinned: no hot swap)."""
     intents: Path = Path("intents")
     encoder: Path | None = None
     threads: int = 0
@@ -60,11 +63,28 @@ class SpeechSettings(BaseModel):
     uri: str = "tcp://127.0.0.1:10700"
 
 
+class ServerSettings(BaseModel):
+    """REST API (`[server]`); see config.toml for what each key does."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(2, ge=1)
+    threads: int = Field(4, ge=1)
+    tokens: list[str] = Field(default_factory=list, repr=False)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_text_chars: int = Field(1000, ge=1)
+    max_batch: int = Field(256, ge=1)
+    max_body_mb: float = Field(16, gt=0)
+    speech: bool = True
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nlu: NluSettings = NluSettings()
     train: TrainSettings = TrainSettings()
     speech: SpeechSettings = SpeechSettings()
+    server: ServerSettings = ServerSettings()
     root: Path = Path(".")
     """Folder relative paths are read from."""
 
@@ -73,6 +93,12 @@ class Settings(BaseModel):
             return None
         p = Path(os.path.expanduser(p))
         return p if p.is_absolute() else self.root / p
+
+    def model_folder(self) -> Path:
+        """The model folder parse and the services use: `nlu.model` when pinned, else the store's `current`."""
+        from assistant.nlu.store import CURRENT
+
+        return self.path(self.nlu.model) or self.path(self.nlu.models) / CURRENT
 
 
 def find_config(explicit: str | None = None) -> Path | None:
@@ -96,17 +122,14 @@ def load_settings(explicit: str | None = None, environ: dict | None = None) -> S
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: {e}") from None
     for section, fields in (("nlu", NluSettings.model_fields), ("train", TrainSettings.model_fields),
-                            ("speech", SpeechSettings.model_fields)):
-        for key in fields:
+                            ("speech", SpeechSettings.model_fields), ("server", ServerSettings.model_fields)):
+        for key, field in fields.items():
             value = environ.get(f"ASSISTANT_{section.upper()}_{key.upper()}")
-            if value is not None:
-                raw.setdefault(section, {})[key] = value
-    for section in ("nlu", "train"):  # an empty string in TOML means "not set"
-        for key, value in list((raw.get(section) or {}).items()):
-            if value == "" and key in ("encoder", "oos_threshold"):
-                raw[section][key] = None
-    if isinstance(raw.get("speech"), dict) and raw["speech"].get("vosk_model") == "":
-        raw["speech"]["vosk_model"] = None
+            if value is not None:  # lists come comma-separated: ASSISTANT_SERVER_TOKENS=a,b
+                raw.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()] if field.annotation == list[str] else value
+    for section, key in (("nlu", "encoder"), ("nlu", "oos_threshold"), ("nlu", "model"), ("speech", "vosk_model")):
+        if isinstance(raw.get(section), dict) and raw[section].get(key) == "":  # an empty string means "not set"
+            raw[section][key] = None
     raw["root"] = path.parent.resolve() if path else Path.cwd()
     try:
         return Settings.model_validate(raw)

@@ -71,7 +71,14 @@ def tiny_parser(tiny_model):
 
 @pytest.fixture(scope="session")
 def default_model(tmp_path_factory) -> Path:
-    """The bundled domain trained with the settings of config.toml, as on first use."""
+    """The bundled domain trained with the settings of config.toml, as on first use.
+
+    $ASSISTANT_TEST_DEFAULT_MODEL may name such a model already trained (e.g.
+    the current version of models/), to iterate on tests without the minutes of training.
+    """
+    given = os.environ.get("ASSISTANT_TEST_DEFAULT_MODEL")
+    if given:
+        return Path(given).resolve()
     from assistant.cli import train_config
     from assistant.config import load_settings
     from assistant.nlu.train import train

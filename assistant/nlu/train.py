@@ -139,11 +139,17 @@ def evaluate_examples(predicted: tuple[list[str], list[list[str]]], examples: li
     return score([e.intent for e in examples], [e.tags for e in examples], *predicted)
 
 
-def train(data_path: Path, out: Path, encoder: Path | None = None, config: TrainConfig | None = None) -> Trained:
-    """Train on `data_path` and write the model folder `out` (replaced only once complete)."""
+def train(data_path: Path, out: Path, encoder: Path | None = None, config: TrainConfig | None = None, progress=None) -> Trained:
+    """Train on `data_path` and write the model folder `out` (replaced only once complete).
+
+    `progress(stage, fraction, detail)` is told how far along it is (for the
+    API's training jobs): stage `training` with the fraction of optimiser steps
+    done and the epoch, then `exporting`, `calibrating` and `measuring`.
+    """
     from assistant.intents import load_training_data
 
     config = config or TrainConfig()
+    report = progress or (lambda stage, fraction, detail: None)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -187,22 +193,26 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     def out_of_time() -> bool:
         return bool(config.max_minutes) and time.monotonic() - started > 60 * config.max_minutes
 
-    best, best_key, best_epoch, stale, epoch = None, None, 0, 0, 0
+    best, best_key, best_epoch, stale, epoch, done = None, None, 0, 0, 0, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
-        progress = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, mininterval=1 if sys.stderr.isatty() else 30)
-        for chunk in progress:
+        bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, mininterval=1 if sys.stderr.isatty() else 30)
+        for chunk in bar:
             loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
-            progress.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            done += 1
+            if done % 5 == 0:
+                report("training", done / steps, {"epoch": epoch, "epochs": config.epochs, "loss": round(loss.item(), 4)})
             if out_of_time():
                 break
         dev = evaluate_examples(predict(model, tokenizer, dev_set, labels_now()), dev_set) if dev_set else None
         key = (dev.sentence_acc, dev.intent_acc + dev.slot_f1) if dev else (epoch,)
+        report("training", done / steps, {"epoch": epoch, "epochs": config.epochs, "dev": dev.model_dump(include={"intent_acc", "slot_f1", "sentence_acc"}) if dev else None})
         log.info("epoch %d: %s (%.0fs)", epoch, f"dev intent {dev.intent_acc} slot F1 {dev.slot_f1} sentence {dev.sentence_acc}" if dev else "no dev set", time.monotonic() - started)
         if best_key is None or key > best_key:
             best, best_key, best_epoch, stale = copy.deepcopy(model.state_dict()), key, epoch, 0
@@ -223,6 +233,7 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        report("exporting", 1.0, {})
         labels = labels_now()
         sample = featurize(tokenizer, [e.tokens for e in (dev_set or train_set)[:64]])
         parity = export(model, sample, work / bundle.ONNX_FP32, work / bundle.ONNX_INT8)
@@ -245,12 +256,15 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
             export=parity,
         )
         bundle.write_json(work / bundle.METADATA, metadata)
+        report("calibrating", 1.0, {})
         fit_scope(work, labels, train_set, dev_set, config.max_false_reject)
+        report("measuring", 1.0, {})
         metadata.metrics = measure(work, dev_set, test_set, config.keep_fp32)
         if not config.keep_fp32:
             (work / bundle.ONNX_FP32).unlink()
         metadata.sizes_mb = {p.name: round(p.stat().st_size / 2**20, 2) for p in work.glob("*.onnx")}
         bundle.write_json(work / bundle.METADATA, metadata)
+        os.chmod(work, 0o755)  # mkdtemp makes it private; a model folder is read by whoever serves it
         replace_folder(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -29,6 +29,10 @@ class AudioError(ValueError):
     """Audio that cannot be recognised; the message says what is wrong with it."""
 
 
+class AudioTooLong(AudioError):
+    """Audio beyond the length allowed (the REST API answers 413)."""
+
+
 @dataclass(frozen=True)
 class Audio:
     """Mono 16-bit samples and their rate: the one shape audio has past this module."""
@@ -65,7 +69,7 @@ def _check_length(n_samples: int, rate: int, max_seconds: float | None, what: st
     if n_samples == 0:
         raise AudioError(f"{what}: no audio (0 samples)")
     if max_seconds is not None and n_samples / rate > max_seconds:
-        raise AudioError(f"{what}: {n_samples / rate:.1f} s of audio is longer than the {max_seconds:g} s allowed")
+        raise AudioTooLong(f"{what}: {n_samples / rate:.1f} s of audio is longer than the {max_seconds:g} s allowed")
 
 
 def _to_int16(frames: np.ndarray) -> np.ndarray:
@@ -109,21 +113,29 @@ def load_audio(path: str | Path, max_seconds: float | None = None, raw_rate=None
         if raw_rate is None:
             raise AudioError(f"{path}: raw PCM has no header, so its sample rate must be given")
         return from_pcm(path.read_bytes(), raw_rate, raw_channels, max_seconds=max_seconds, what=str(path))
+    return decode(str(path), max_seconds, str(path))
+
+
+def decode(source, max_seconds: float | None = None, what: str = "audio") -> Audio:
+    """A WAV, FLAC or OGG file, from a path or a binary file object (an upload held in memory), mixed to mono."""
     import soundfile
 
     try:
-        info = soundfile.info(str(path))
+        info = soundfile.info(source)
     except Exception as e:  # libsndfile raises its own error type for every unreadable file
-        raise AudioError(f"{path}: not a readable audio file (WAV, FLAC or OGG): {str(e).splitlines()[0]}") from None
+        reason = str(e).splitlines()[0].split(": ", 1)[-1]  # libsndfile's own words, without its repr of the source
+        raise AudioError(f"{what}: not a readable audio file (WAV, FLAC or OGG): {reason}") from None
     if info.format not in FILE_FORMATS:
-        raise AudioError(f"{path}: {info.format} audio is not supported; use WAV, FLAC or OGG")
+        raise AudioError(f"{what}: {info.format} audio is not supported; use WAV, FLAC or OGG")
     rate = check_rate(info.samplerate)
-    _check_length(info.frames, rate, max_seconds, str(path))
+    _check_length(info.frames, rate, max_seconds, what)
+    if hasattr(source, "seek"):
+        source.seek(0)
     try:
-        frames, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+        frames, _ = soundfile.read(source, dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioError(f"{path}: cannot decode: {str(e).splitlines()[0]}") from None
-    _check_length(len(frames), rate, max_seconds, str(path))
+        raise AudioError(f"{what}: cannot decode: {str(e).splitlines()[0]}") from None
+    _check_length(len(frames), rate, max_seconds, what)
     return Audio(_to_int16(frames), rate)
 
 

@@ -47,7 +47,7 @@ def _engine_options(p, mode: bool = True) -> None:
     p.add_argument("--vosk-model", help="a Vosk model folder or an installed vosk_model_* package name")
     if mode:
         p.add_argument("--mode", choices=["domain", "free"], help="domain-biased or free-form recognition (default: speech.mode)")
-    p.add_argument("--model", help="NLU model folder (default: nlu.model from config)")
+    p.add_argument("--model", help="NLU model folder (default: nlu.model, else the current version of nlu.models)")
 
 
 def _audio_options(p) -> None:
@@ -83,7 +83,7 @@ def cmd_transcribe(args) -> int:
     audio = _read_audio(args, settings)
     domain = None
     if args.mode != "free":
-        folder = settings.path(settings.nlu.model)
+        folder = settings.model_folder()
         if (folder / bundle.DOMAIN).is_file():
             domain = Domain.model_validate_json((folder / bundle.DOMAIN).read_bytes())
         elif settings.path(settings.nlu.intents) and settings.path(settings.nlu.intents).exists():
@@ -204,6 +204,10 @@ def cmd_client(args) -> int:
     from assistant.cli import UsageError
     from assistant.daemon import client
 
+    if args.url:
+        from assistant.server.commands import cmd_rest_client
+
+        return cmd_rest_client(args)
     settings = _settings(args)
     uri = args.uri or settings.speech.uri
     if args.describe:
@@ -248,11 +252,13 @@ def add_commands(sub) -> None:
     _engine_options(p)
     p.set_defaults(run=cmd_daemon)
 
-    p = sub.add_parser("client", help="ask a running daemon: a WAV file (speech to intent), --text, or --describe")
+    p = sub.add_parser("client", help="ask a running daemon (or with --url a REST server): an audio file, --text, or --describe")
     _audio_options(p)
     p.add_argument("--text", help="understand this text")
     p.add_argument("--describe", action="store_true", help="print the daemon's info")
     p.add_argument("--no-intent", action="store_true", help="transcript only")
     p.add_argument("--uri", help="tcp://HOST:PORT or unix://PATH (default: speech.uri)")
+    p.add_argument("--url", help="a REST server (http://HOST:PORT) to ask instead of the daemon")
+    p.add_argument("--token", help="bearer token for --url (default: $ASSISTANT_TOKEN)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
     p.set_defaults(run=cmd_client)

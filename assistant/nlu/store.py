@@ -1,0 +1,139 @@
+"""Versioned model folders and the `current` pointer the services follow.
+
+A store is a folder of model folders, one per version, and a symlink
+`current` naming the one in service. Training writes a new version beside the
+others and never touches the one in service; activating a version re-points
+`current` with a single atomic rename, so a reader sees the old pointer or the
+new one, never neither. A version is checked by loading it fully before the
+pointer moves: a corrupt, incomplete or too-new folder is refused with its
+reason while the served model stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from assistant.nlu import bundle
+from assistant.nlu.bundle import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+"""What a version name may look like: one path component, no hidden or temporary folders."""
+
+
+class ModelVersion(BaseModel):
+    """One model folder of the store, as listed by `GET /v1/models`."""
+
+    version: str = Field(description="Folder name, used to activate it.")
+    current: bool = Field(description="The `current` pointer names this version.")
+    valid: bool = Field(description="The folder passes the checks a server makes before serving it.")
+    error: str | None = Field(None, description="Why the folder cannot serve, when it cannot.")
+    created: datetime | None = None
+    data_source: str | None = Field(None, description="What it was trained on.")
+    n_train: int | None = None
+    dev: dict[str, float] = Field(default_factory=dict, description="Headline dev scores: intent_acc, slot_f1, sentence_acc.")
+    size_mb: float | None = None
+
+
+def current_version(store: Path) -> str | None:
+    """The version `current` points at (one readlink: cheap enough to ask per request)."""
+    try:
+        return Path(os.readlink(Path(store) / CURRENT)).name
+    except OSError:
+        return None
+
+
+def folder_of(store: Path, version: str) -> Path:
+    """The folder of a version, or `ModelLoadError` for a name that is not one (no paths, no hidden folders)."""
+    if not VERSION.match(version) or version == CURRENT:
+        raise ModelLoadError(f"{version!r} is not a model version name")
+    return Path(store) / version
+
+
+def describe(store: Path, version: str) -> ModelVersion:
+    folder = folder_of(store, version)
+    current = current_version(store) == version
+    try:
+        metadata, _ = bundle.check_folder(folder)
+    except ModelLoadError as e:
+        return ModelVersion(version=version, current=current, valid=False, error=str(e))
+    dev = metadata.metrics.get("dev") or {}
+    return ModelVersion(version=version, current=current, valid=True, created=metadata.created, data_source=metadata.data_source,
+                        n_train=metadata.n_train, dev={k: dev[k] for k in ("intent_acc", "slot_f1", "sentence_acc") if k in dev},
+                        size_mb=metadata.sizes_mb.get(bundle.ONNX_INT8))
+
+
+def versions(store: Path) -> list[ModelVersion]:
+    """Every version in the store, newest first (by creation time, then name)."""
+    store = Path(store)
+    if not store.is_dir():
+        return []
+    found = [describe(store, p.name) for p in store.iterdir() if p.is_dir() and not p.is_symlink() and VERSION.match(p.name) and p.name != CURRENT]
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    return sorted(found, key=lambda v: (v.created or oldest, v.version), reverse=True)
+
+
+def new_version(store: Path) -> str:
+    """A fresh version name: the UTC time, made unique in the store."""
+    stem = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    name, n = stem, 1
+    while (Path(store) / name).exists():
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def activate(store: Path, version: str, check=None) -> Path:
+    """Point `current` at `version` after checking it loads; returns its folder.
+
+    `check(folder)` must load the folder the way a server will (default: a
+    `Parser`) and raise `ModelLoadError` when it cannot; the pointer moves only
+    after it returned.
+    """
+    folder = folder_of(store, version)
+    if check is None:
+        from assistant.nlu.runtime import Parser
+
+        check = Parser
+    check(folder)
+    point(store, version)
+    log.info("model %s is now current in %s", version, store)
+    return folder
+
+
+def point(store: Path, version: str) -> None:
+    """Re-point `current` atomically: a new symlink renamed over the old one."""
+    store = Path(store)
+    link = store / f".{CURRENT}.{uuid.uuid4().hex}"
+    os.symlink(version, link)
+    try:
+        os.replace(link, store / CURRENT)
+    except BaseException:
+        link.unlink(missing_ok=True)
+        raise
+
+
+def train_version(store: Path, data: Path, encoder: Path | None = None, config=None, make_current: bool = True, progress=None):
+    """Train a new version into the store from `data` and, with `make_current`, activate it; returns (version, `Trained`).
+
+    The version in service is untouched until the new one is complete and loads:
+    a failed training leaves no version behind and the pointer where it was.
+    """
+    from assistant.nlu.train import train
+
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    version = new_version(store)
+    trained = train(data, store / version, encoder, config, progress=progress)
+    if make_current:
+        activate(store, version)
+    return version, trained

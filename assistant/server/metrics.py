@@ -1,0 +1,43 @@
+"""Prometheus metrics: requests and latencies by endpoint, the model version in service.
+
+Under gunicorn every worker is a process of its own, so `assistant serve`
+points `PROMETHEUS_MULTIPROC_DIR` at a private folder before the workers
+start and a scrape of any worker adds up all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REQUESTS = Counter("assistant_requests", "HTTP requests answered.", ["endpoint", "method", "status"])
+LATENCY = Histogram("assistant_request_seconds", "Time to answer a request, by endpoint.", ["endpoint"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+MODEL = Gauge("assistant_model_info", "1 for the model version in service.", ["version"], multiprocess_mode="livemax")
+SWAPS = Counter("assistant_model_swaps", "Model versions swapped in while serving.")
+
+
+def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(endpoint, method, str(status)).inc()
+    LATENCY.labels(endpoint).observe(seconds)
+
+
+def model_swapped(old: str | None, new: str) -> None:
+    if old is not None and old != new:
+        MODEL.labels(old).set(0)
+        SWAPS.inc()
+    MODEL.labels(new).set(1)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric, summed over the worker processes when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,151 @@
+"""What crosses the REST API: every request and response body, defined once.
+
+The server validates requests with these models and builds its OpenAPI
+document from them; `assistant.client` parses responses with the same ones, so
+server and client cannot drift apart. Importing this module needs neither
+Flask nor a model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.nlu.result import ParseResult
+from assistant.nlu.store import ModelVersion
+from assistant.speech.pipeline import RecognizeResult
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParseRequest(Request):
+    text: str = Field(description="The utterance; longer than `server.max_text_chars` characters: 413.")
+    threshold: float | None = Field(None, description="Out-of-scope threshold for this request (higher accepts more); default: the server's.")
+
+
+class BatchRequest(Request):
+    texts: list[str] = Field(description="Utterances, at most `server.max_batch`; results come back in the same order.")
+    threshold: float | None = None
+
+
+class Parsed(ParseResult):
+    """A parse result and the model version that produced it."""
+
+    model: str = Field(description="Version of the model that answered.")
+
+
+class BatchParsed(BaseModel):
+    model: str
+    results: list[ParseResult]
+
+
+class Recognized(RecognizeResult):
+    """What was said, understood, and the model version that answered."""
+
+    model: str
+
+
+class RasaParseRequest(BaseModel):
+    """Rasa's `POST /model/parse` body; unknown fields are ignored as Rasa does."""
+
+    text: str
+    message_id: str | None = None
+
+
+class RasaIntent(BaseModel):
+    name: str | None = Field(description="Intent name; `nlu_fallback` when the utterance is out of scope (Rasa's FallbackClassifier name); null for empty text.")
+    confidence: float
+
+
+class RasaEntity(BaseModel):
+    entity: str
+    value: Any
+    start: int
+    end: int
+    confidence_entity: float
+    extractor: str = "JointBERT"
+    text: str | None = Field(None, description="The words as written (Rasa clients ignore it).")
+
+
+class RasaParseResponse(BaseModel):
+    text: str
+    intent: RasaIntent
+    entities: list[RasaEntity]
+    intent_ranking: list[RasaIntent]
+
+
+class SlotInfo(BaseModel):
+    name: str
+    type: str
+    values: list[str] | None = Field(None, description="Canonical values of a list type; null for built-in types.")
+
+
+class IntentInfo(BaseModel):
+    name: str
+    slots: list[SlotInfo]
+    sentences: list[str] = Field(description="The intent's templates, as written in its file.")
+    examples: list[str] = Field(description="A few sentences generated from the templates.")
+
+
+class IntentsResponse(BaseModel):
+    model: str
+    intents: list[IntentInfo]
+
+
+class ModelsResponse(BaseModel):
+    current: str | None = Field(description="Version the store's `current` pointer names.")
+    serving: str | None = Field(description="Version this server process answers with (the same once a swap is done).")
+    pinned: bool = Field(description="The server serves a fixed folder (`nlu.model`): activation is refused.")
+    models: list[ModelVersion]
+
+
+class TrainRequest(Request):
+    files: dict[str, str] = Field(description="Intent files: file name (`*.yaml`) -> its YAML text.", min_length=1)
+    activate: bool = Field(True, description="Make the new version current once trained and checked.")
+    epochs: int | None = Field(None, ge=1, le=50, description="Default: train.epochs of the server's config.")
+    max_minutes: float | None = Field(None, gt=0, le=240, description="Time budget; default: train.max_minutes.")
+    seed: int | None = Field(None, ge=0)
+    max_per_intent: int | None = Field(None, ge=1, le=5000)
+
+
+class TrainJob(BaseModel):
+    """A training started by `POST /v1/train`."""
+
+    id: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    stage: str = Field(description="queued, preparing, training, exporting, calibrating, measuring, activating, done or failed.")
+    progress: float = Field(description="Fraction of the training steps done, 0 to 1.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="Epoch, loss, dev scores as they come.")
+    activate: bool
+    version: str | None = Field(None, description="The new model version, once written.")
+    error: str | None = None
+    created: datetime
+    finished: datetime | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    ready: bool
+    model: str | None = None
+    speech: str | None = Field(None, description="Speech engine and model, or why speech is unavailable.")
+    reason: str | None = None
+
+
+class ErrorBody(BaseModel):
+    status: int
+    code: str = Field(description="Stable, machine-readable: bad_request, unauthorized, not_found, too_large, unsupported_media_type, invalid, conflict, not_ready, ...")
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class Error(BaseModel):
+    """Every failure has this shape, whatever the status."""
+
+    error: ErrorBody

@@ -1,0 +1,110 @@
+"""`assistant serve`: the app under gunicorn, several workers of several threads each.
+
+Workers are forked from a master that has checked the config and made sure a
+model exists (training the default one on first use), so a worker's only
+start-up cost is loading the model. gunicorn's own signals then do the rest:
+SIGHUP starts fresh workers on the current model before the old ones finish
+their requests and leave, SIGTERM drains and stops. Each worker also follows
+the store's `current` pointer by itself (see `service.py`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(Exception):
+    """A server that must not start as configured; the message says why and what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(settings) -> None:
+    s = settings.server
+    if not is_loopback(s.host) and not s.tokens:
+        raise ServeError(f"serving on {s.host} reaches beyond this machine, so it needs bearer tokens: set [server] tokens in "
+                         "config.toml or ASSISTANT_SERVER_TOKENS=token1,token2 (e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    if any(len(t) < 16 for t in s.tokens):
+        raise ServeError("bearer tokens must be at least 16 characters long")
+
+
+def serve(settings, dev: bool = False, access_log: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT. The runtime folder (jobs, uploads, metrics) is private and removed on exit."""
+    check(settings)
+    master = os.getpid()
+    runtime = Path(tempfile.mkdtemp(prefix="assistant-server-"))
+    os.environ["ASSISTANT_SERVER_RUNTIME"] = str(runtime)
+    try:
+        if dev:
+            _serve_dev(settings)
+        else:
+            (runtime / "metrics").mkdir()
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(runtime / "metrics")
+            _serve_gunicorn(settings, access_log, runtime / "metrics")
+    finally:
+        if os.getpid() == master:  # a gunicorn worker leaves through this frame too (SystemExit after fork)
+            shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _ready_line(settings, what: str) -> None:
+    s = settings.server
+    print(f"assistant serve: http://{s.host}:{s.port}/ ({what}); API docs at /docs", file=sys.stderr, flush=True)
+
+
+def _serve_dev(settings) -> None:
+    from assistant.server.app import create_app
+
+    app = create_app(settings)
+    service = app.extensions["assistant"]["service"]
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=service.reload, daemon=True).start())
+    log.warning("Flask development server: for trying things out only; drop --dev to serve with gunicorn")
+    _ready_line(settings, "development server")
+    app.run(settings.server.host, settings.server.port, threaded=True, use_reloader=False)
+
+
+def _serve_gunicorn(settings, access_log: bool, metrics: Path) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    s = settings.server
+
+    def when_ready(server) -> None:
+        _ready_line(settings, f"gunicorn, {s.workers} workers x {s.threads} threads")
+
+    def child_exit(server, worker) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, str(metrics))
+
+    class Application(BaseApplication):
+        def load_config(self):
+            options = {"bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads, "worker_class": "gthread",
+                       "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "when_ready": when_ready, "child_exit": child_exit,
+                       "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info", "proc_name": "assistant-serve",
+                       "control_socket_disable": True}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            from assistant.server.app import create_app
+
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True)
+            return create_app(settings)
+
+    Application().run()
