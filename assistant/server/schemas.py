@@ -19,7 +19,9 @@ from assistant.speech.pipeline import RecognizeResult
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: strict (no `false` for a number, no `"1"` for an int) and no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ParseRequest(Request):
@@ -51,6 +53,8 @@ class Recognized(RecognizeResult):
 
 class RasaParseRequest(BaseModel):
     """Rasa's `POST /model/parse` body; unknown fields are ignored as Rasa does."""
+
+    model_config = ConfigDict(strict=True)
 
     text: str
     message_id: str | None = None
