@@ -178,7 +178,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     data = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", "date": time.strftime("%Y-%m-%d"),
-            "command": "python scripts/bench_api.py " + " ".join(sys.argv[1:]), "model": model.name,
+            "command": " ".join(["python scripts/bench_api.py", *sys.argv[1:]]), "model": model.name,
             "server": "assistant serve: gunicorn gthread, config.toml workers x threads, speech off", "load": "wrk -t1, keep-alive, 12 commands rotating",
             "in_process": local, "runs": runs, "during_swap": during}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
