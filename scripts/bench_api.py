@@ -195,7 +195,9 @@ def write_markdown(data: dict, path: Path) -> None:
 
 `{data['command']}` on {data['machine']}, {data['date']}. {data['server']}; load from {data['load']}, on the same
 2 cores as the server. Each run is bounded in time and in requests. "x in-process" is the HTTP p50 over the
-p50 of `Parser.parse` in the same process run (p50 {data['in_process']['p50_ms']} ms, p99 {data['in_process']['p99_ms']} ms, one thread).
+p50 of `Parser.parse` in the same process run (p50 {data['in_process']['p50_ms']} ms, p99 {data['in_process']['p99_ms']} ms, one thread):
+at concurrency 1 it is the cost of HTTP, JSON and validation; beyond 2 requests in flight the rest is
+queueing for the 2 cores, so latency grows with concurrency while throughput levels off.
 
 | concurrency | requests | parses/s | p50 ms | p99 ms | p50 x in-process | failed |
 | --- | --- | --- | --- | --- | --- | --- |

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -330,27 +331,46 @@ def test_broken_versions_are_rejected_and_the_old_model_keeps_serving(server, cl
     assert client.parse("turn on the kitchen lights").model == "tiny"
 
 
-def test_swap_under_load_fails_no_request(server, client, models):
+def serving(url: str) -> set[str]:
+    """The versions some worker serves now: `assistant_model_info` is 1 for a version while any live worker holds it."""
+    _, _, text = http(url + "/metrics")
+    return set(re.findall(r'^assistant_model_info\{version="([^"]+)"\} 1\.0$', text, re.M))
+
+
+def wait_serving(url: str, version: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while serving(url) != {version}:
+        assert time.monotonic() < deadline, f"workers still serve {serving(url)}, not only {version}"
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def back_to_tiny(server, client):
+    """Lifecycle tests move the pointer; afterwards every worker serves `tiny` again."""
+    yield
+    client.activate("tiny")
+    wait_serving(server[0], "tiny")
+
+
+def hammer(url: str, text: str, stop_flag: threading.Event, answered_by: list, failures: list) -> None:
+    mine = Client(url, token=TOKEN)
+    while not stop_flag.is_set():
+        try:
+            answered_by.append(mine.parse(text).model)
+        except Exception as e:  # noqa: BLE001  any failure is what these tests are about
+            failures.append(repr(e))
+
+
+def test_swap_under_load_fails_no_request(server, client, models, back_to_tiny):
     """Activate another version while 4 threads parse non-stop: every request answers 200, then all answer with the new one."""
     failures, answered_by, stop_flag = [], [], threading.Event()
-
-    def hammer():
-        mine = Client(server[0], token=TOKEN)
-        while not stop_flag.is_set():
-            try:
-                answered_by.append(mine.parse("set a timer for five minutes").model)
-            except Exception as e:  # noqa: BLE001  any failure is what this test is about
-                failures.append(repr(e))
-
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    threads = [threading.Thread(target=hammer, args=(server[0], "set a timer for five minutes", stop_flag, answered_by, failures)) for _ in range(4)]
     for t in threads:
         t.start()
     try:
         time.sleep(1.0)
         assert client.activate("default").current == "default"
-        deadline = time.monotonic() + 90  # the other worker loads the new version (and its speech model) in the background
-        while time.monotonic() < deadline and set(answered_by[-300:]) != {"default"}:
-            time.sleep(0.2)
+        wait_serving(server[0], "default")  # the other worker loads it (and its speech model) in the background
         n = len(answered_by)
         time.sleep(1.0)
     finally:
@@ -358,76 +378,67 @@ def test_swap_under_load_fails_no_request(server, client, models):
         for t in threads:
             t.join()
     assert not failures, failures[:3]
-    assert "tiny" in answered_by and set(answered_by[n:]) == {"default"}
+    assert "tiny" in answered_by[:n] and answered_by[n:] and set(answered_by[n:]) == {"default"}
     assert store.current_version(models) == "default"
-    client.activate("tiny")
 
 
-def test_pointer_moved_outside_the_server_is_followed(server, client, models):
+def test_pointer_moved_outside_the_server_is_followed(server, client, models, back_to_tiny):
     store.point(models, "default")
-    try:
-        deadline = time.monotonic() + 60
-        seen = set()
-        while time.monotonic() < deadline and seen != {"default"}:
-            seen = {client.parse("set a timer for five minutes").model for _ in range(8)}
-        assert seen == {"default"}
-        store.point(models, "corrupt")  # a broken target: logged, the workers keep serving
-        time.sleep(2)
-        assert {client.parse("turn on the kitchen lights").model for _ in range(8)} == {"default"}
-        assert any("model corrupt rejected" in line for line in server[1])
-    finally:
-        client.activate("tiny")
+    wait_serving(server[0], "default")
+    assert {client.parse("set a timer for five minutes").model for _ in range(8)} == {"default"}
+    store.point(models, "corrupt")  # a broken target: logged, the workers keep serving
+    time.sleep(2)
+    assert serving(server[0]) == {"default"}
+    assert {client.parse("turn on the kitchen lights").model for _ in range(8)} == {"default"}
+    assert any("model corrupt rejected" in line for line in server[1])
 
 
-def test_sighup_reloads_workers_without_failing_requests(server, client, models):
+def test_sighup_reloads_workers_without_failing_requests(server, client, models, back_to_tiny):
+    """gunicorn starts fresh workers on the current version, then retires the old ones."""
+    wait_serving(server[0], "tiny")
     store.point(models, "default")
-    failures, stop_flag = [], threading.Event()
-
-    def hammer():
-        mine = Client(server[0], token=TOKEN)
-        while not stop_flag.is_set():
-            try:
-                mine.parse("turn on the kitchen lights")
-            except Exception as e:  # noqa: BLE001
-                failures.append(repr(e))
-
-    thread = threading.Thread(target=hammer)
+    server[2].send_signal(signal.SIGHUP)
+    failures, answered_by, stop_flag = [], [], threading.Event()
+    thread = threading.Thread(target=hammer, args=(server[0], "turn on the kitchen lights", stop_flag, answered_by, failures))
     thread.start()
     try:
-        server[2].send_signal(signal.SIGHUP)
-        time.sleep(8)
+        wait_serving(server[0], "default")
     finally:
         stop_flag.set()
         thread.join()
-        client.activate("tiny")
     assert not failures, failures[:3]
-    assert client.ready().ready
+    assert answered_by and client.ready().ready
 
 
 # Retraining from the API.
 RETRAIN = """
 intents:
-  Greet:
-    sentences: ["(hello|hi|hey) [there]", "good (morning|evening)"]
-  Bye:
-    sentences: ["(bye|goodbye) [for now]", "see you (later|tomorrow)"]
+  OpenDoor:
+    slots: {door: door}
+    sentences: ["open the {door} door", "(unlock|open) [the] {door} door please"]
+  CloseDoor:
+    slots: {door: door}
+    sentences: ["close the {door} door", "(shut|lock) [the] {door} door please"]
+slots:
+  door:
+    values: {front: [], back: [], garage: [], patio: []}
 """
 
 
 def test_train_rejects_bad_files_with_file_and_line(client):
     with pytest.raises(ClientError) as caught:
-        client.train({"home.yaml": "intents:\n  Greet:\n    sentences: [\"(hello\"]\n"})
+        client.train({"home.yaml": "intents:\n  OpenDoor:\n    sentences: [\"(open\"]\n"})
     assert caught.value.status == 422 and caught.value.message.startswith("home.yaml:3")
     with pytest.raises(ClientError) as caught:
         client.train({"../escape.yaml": RETRAIN})
     assert caught.value.status == 422
 
 
-def test_train_in_the_background_then_serve_the_new_version(client, models):
-    job = client.train({"greet.yaml": RETRAIN}, epochs=2, max_per_intent=30, activate=True)
+def test_train_in_the_background_then_serve_the_new_version(server, client, models, back_to_tiny):
+    job = client.train({"doors.yaml": RETRAIN}, epochs=3, max_per_intent=60, activate=True)
     assert job.state == "queued"
     with pytest.raises(ClientError) as caught:
-        client.train({"greet.yaml": RETRAIN})
+        client.train({"doors.yaml": RETRAIN})
     assert caught.value.status == 409
     stages = set()
     deadline = time.monotonic() + 600
@@ -438,12 +449,9 @@ def test_train_in_the_background_then_serve_the_new_version(client, models):
     assert job.state == "succeeded", job.error
     assert "training" in stages and job.progress == 1.0 and job.version
     assert store.current_version(models) == job.version
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and client.parse("hello there").model != job.version:
-        time.sleep(0.5)
-    result = client.parse("hello there")
-    assert result.model == job.version and result.intent.name == "Greet"
-    client.activate("tiny")
+    wait_serving(server[0], job.version)
+    result = client.parse("open the garage door")
+    assert result.model == job.version and result.intent.name == "OpenDoor" and result.entities[0].value == "garage"
 
 
 def test_client_command(server):

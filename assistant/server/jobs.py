@@ -12,10 +12,12 @@ a time; a second gets 409 while the first is running.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +50,7 @@ def read(jobs: Path, job_id: str) -> TrainJob:
         raise JobError(404, f"no training job {job_id!r}")
     folder = jobs / job_id
     job = TrainJob.model_validate_json((folder / STATE).read_bytes())
-    if job.state in ("queued", "running") and not _alive(folder):
+    if job.state in ("queued", "running") and (folder / "pid").exists() and not _alive(folder):
         job = job.model_copy(update={"state": "failed", "stage": "failed", "error": "the training process ended without a result (see its log)",
                                      "finished": datetime.now(timezone.utc)})
     return job
@@ -70,17 +72,23 @@ def submit(jobs: Path, settings, request: TrainRequest) -> TrainJob:
     """Check the upload, write it into a job folder and start training it; 409 while another job runs."""
     import importlib.util
 
-    from assistant.intents import load_domain
-    from assistant.intents.errors import IntentFileError
-
     if importlib.util.find_spec("torch") is None:
         raise JobError(503, "training is not installed on this server: pip install 'assistant[train]'")
-    for other in sorted(jobs.glob("*/" + STATE)):
-        if read(jobs, other.parent.name).state in ("queued", "running"):
-            raise JobError(409, f"training job {other.parent.name} is still running; one job at a time")
     for name in request.files:
         if not FILE_NAME.match(name):
             raise JobError(422, f"{name!r}: intent file names are plain names ending in .yaml or .yml")
+    with open(jobs / ".lock", "w") as lock:  # workers are processes: the check and the start happen under one file lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for other in sorted(jobs.glob("*/" + STATE)):
+            if read(jobs, other.parent.name).state in ("queued", "running"):
+                raise JobError(409, f"training job {other.parent.name} is still running; one job at a time")
+        return _start(jobs, settings, request)
+
+
+def _start(jobs: Path, settings, request: TrainRequest) -> TrainJob:
+    from assistant.intents import load_domain
+    from assistant.intents.errors import IntentFileError
+
     job_id = uuid.uuid4().hex[:12]
     folder = jobs / job_id
     intents = folder / "intents"
@@ -90,14 +98,16 @@ def submit(jobs: Path, settings, request: TrainRequest) -> TrainJob:
     try:
         domain = load_domain(intents)
     except IntentFileError as e:
+        shutil.rmtree(folder, ignore_errors=True)
         raise JobError(422, str(e).replace(str(intents) + os.sep, "")) from None
     if not domain.intents:
+        shutil.rmtree(folder, ignore_errors=True)
         raise JobError(422, "the files declare no intents")
     job = TrainJob(id=job_id, state="queued", stage="queued", progress=0.0, activate=request.activate, created=datetime.now(timezone.utc))
-    write_state(folder, job)
     overrides = request.model_dump(include={"epochs", "max_minutes", "seed", "max_per_intent"}, exclude_none=True)
     (folder / "settings.json").write_text(json.dumps({"settings": settings.model_dump(mode="json", exclude={"server"}),
                                                       "overrides": overrides}), encoding="utf-8")
+    write_state(folder, job)
     with open(folder / "log", "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "assistant.server.jobs", str(folder)], stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
