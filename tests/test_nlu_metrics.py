@@ -40,3 +40,25 @@ def test_words_split_off_punctuation_but_keep_inner_apostrophes():
     words = split_words("Wake me at 7 o'clock, please!")
     assert [w.text for w in words] == ["Wake", "me", "at", "7", "o'clock", ",", "please", "!"]
     assert all("Wake me at 7 o'clock, please!"[w.start : w.end] == w.text for w in words)
+
+
+def test_tag_marginals_match_summing_over_every_tag_path():
+    """A span's confidence is P(tag | utterance) under the CRF scores: checked against all 3^4 paths."""
+    import itertools
+
+    from assistant.nlu.decode import marginals
+
+    rng = np.random.default_rng(0)
+    emissions, start, transitions, end = rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=(3, 3)), rng.normal(size=3)
+    weights = np.zeros((4, 3))
+    for path in itertools.product(range(3), repeat=4):
+        score = start[path[0]] + end[path[-1]] + sum(emissions[t, p] for t, p in enumerate(path))
+        score += sum(transitions[a, b] for a, b in zip(path, path[1:]))
+        for t, p in enumerate(path):
+            weights[t, p] += np.exp(score)
+    assert np.allclose(marginals(emissions, start, transitions, end), weights / weights.sum(axis=1, keepdims=True))
+
+
+def test_a_confident_parse_has_confident_entities(tiny_parser):
+    entity = tiny_parser.parse("turn on the kitchen lights").entities[0]
+    assert entity.text == "kitchen" and entity.confidence > 0.9

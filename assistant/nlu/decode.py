@@ -46,6 +46,33 @@ def viterbi(emissions: np.ndarray, start: np.ndarray, transitions: np.ndarray, e
     return path[::-1]
 
 
+def marginals(emissions: np.ndarray, start: np.ndarray, transitions: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
+    """P(tag of word t = j | utterance) under the same scores Viterbi uses (forward-backward), (words, tags).
+
+    With a CRF the emissions alone are not probabilities (the transitions carry
+    part of the evidence), so a span's confidence is read from these marginals.
+    """
+    e = emissions.astype(np.float64)
+    n_words, n_tags = e.shape
+    trans = transitions.astype(np.float64)
+    alpha = np.empty((n_words, n_tags))
+    beta = np.zeros((n_words, n_tags))
+    alpha[0] = start + e[0]
+    for t in range(1, n_words):
+        alpha[t] = _logsumexp(alpha[t - 1][:, None] + trans, axis=0) + e[t]
+    if end is not None:
+        beta[-1] = end
+    for t in range(n_words - 2, -1, -1):
+        beta[t] = _logsumexp(trans + (e[t + 1] + beta[t + 1])[None, :], axis=1)
+    log_z = _logsumexp(alpha[-1] + beta[-1], axis=0)
+    return np.exp(alpha + beta - log_z)
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    top = x.max(axis=axis, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -68,7 +95,7 @@ def decode_batch(
     intent_logits: np.ndarray, tag_scores: np.ndarray, word_pos: np.ndarray, word_mask: np.ndarray, rules: Transitions
 ) -> tuple[np.ndarray, list[list[int]], list[list[float]]]:
     """Intent probabilities (batch, intents), and per utterance the tag of each
-    tagged word with its probability (the word's softmax over tag scores)."""
+    tagged word with its marginal probability given the whole utterance."""
     intent_probs = softmax(intent_logits.astype(np.float32))
     tag_ids: list[list[int]] = []
     tag_probs: list[list[float]] = []
@@ -76,7 +103,7 @@ def decode_batch(
         n = int(word_mask[row].sum())
         emissions = tag_scores[row, word_pos[row, :n]].astype(np.float32)
         path = viterbi(emissions, rules.start, rules.transitions, rules.end)
-        probs = softmax(emissions)
+        probs = marginals(emissions, rules.start, rules.transitions, rules.end) if n else emissions
         tag_ids.append(path)
         tag_probs.append([float(probs[i, t]) for i, t in enumerate(path)])
     return intent_probs, tag_ids, tag_probs

@@ -16,7 +16,7 @@ class Entity(BaseModel):
     start: int = Field(description="Character offset of the first character in the utterance.")
     end: int = Field(description="Character offset one past the last character.")
     value: Any = Field(description="Canonical value: the list value for a synonym, an int for numbers, seconds for durations; the text itself when nothing resolves.")
-    confidence: float = Field(description="Mean probability of the tags that make up the span.")
+    confidence: float = Field(description="Mean probability, given the whole utterance (CRF marginals), of the tags that make up the span.")
 
 
 class IntentScore(BaseModel):
