@@ -52,25 +52,24 @@ def marginals(emissions: np.ndarray, start: np.ndarray, transitions: np.ndarray,
     With a CRF the emissions alone are not probabilities (the transitions carry
     part of the evidence), so a span's confidence is read from these marginals.
     """
+    # Scaled forward-backward in probability space: one small matrix product per word.
     e = emissions.astype(np.float64)
+    emit = np.exp(e - e.max(axis=1, keepdims=True))
+    trans = np.exp(transitions.astype(np.float64) - transitions.max())
     n_words, n_tags = e.shape
-    trans = transitions.astype(np.float64)
     alpha = np.empty((n_words, n_tags))
-    beta = np.zeros((n_words, n_tags))
-    alpha[0] = start + e[0]
+    beta = np.empty((n_words, n_tags))
+    alpha[0] = np.exp(start - start.max()) * emit[0]
+    alpha[0] /= alpha[0].sum()
     for t in range(1, n_words):
-        alpha[t] = _logsumexp(alpha[t - 1][:, None] + trans, axis=0) + e[t]
-    if end is not None:
-        beta[-1] = end
+        alpha[t] = (alpha[t - 1] @ trans) * emit[t]
+        alpha[t] /= alpha[t].sum()
+    beta[-1] = 1.0 if end is None else np.exp(end - end.max())
     for t in range(n_words - 2, -1, -1):
-        beta[t] = _logsumexp(trans + (e[t + 1] + beta[t + 1])[None, :], axis=1)
-    log_z = _logsumexp(alpha[-1] + beta[-1], axis=0)
-    return np.exp(alpha + beta - log_z)
-
-
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)
-    return (top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))).squeeze(axis)
+        beta[t] = trans @ (emit[t + 1] * beta[t + 1])
+        beta[t] /= beta[t].sum()
+    joint = alpha * beta
+    return joint / joint.sum(axis=1, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
