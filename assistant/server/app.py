@@ -48,13 +48,7 @@ def create_app(settings, service: Service | None = None, runtime: Path | None = 
         service = Service(settings)
         service.reload()
         service.watch()
-    previous = {"version": service.loaded.version if service.loaded else None}
-
-    def swapped(loaded) -> None:
-        metrics.model_swapped(previous["version"], loaded.version)
-        previous["version"] = loaded.version
-
-    service.on_swap = swapped
+    service.on_swap = lambda old, new: metrics.model_swapped(old.version if old else None, new.version)
     if service.loaded is not None:
         metrics.model_swapped(None, service.loaded.version)
     runtime = Path(runtime or os.environ.get("ASSISTANT_SERVER_RUNTIME") or tempfile.mkdtemp(prefix="assistant-server-"))

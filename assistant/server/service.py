@@ -61,7 +61,8 @@ class Service:
         self.speech = speech and settings.server.speech
         self.store = settings.path(settings.nlu.models)
         self.pinned = settings.path(settings.nlu.model)
-        self.on_swap = on_swap or (lambda loaded: None)
+        self.on_swap = on_swap or (lambda old, new: None)
+        """Told (old `Loaded` or None, new `Loaded`) after each swap, e.g. for metrics."""
         self.loaded: Loaded | None = None
         self.error: str | None = None
         """Why the last load failed, until one succeeds."""
@@ -126,7 +127,7 @@ class Service:
         old, self.loaded = self.loaded, loaded
         self._failed, self.error = None, None
         log.info("serving model %s%s", loaded.version, f" (was {old.version})" if old else "")
-        self.on_swap(loaded)
+        self.on_swap(old, loaded)
 
     def activate(self, version: str) -> Loaded:
         """Check a version loads, point `current` at it and serve it here at once (other workers follow the pointer)."""
