@@ -73,15 +73,13 @@ class Api:
         self.tokens = [t.encode() for t in tokens]
         self.operations: list[Operation] = []
 
-    def authorized(self) -> bool:
+    def authorized(self, token: str | None = None) -> bool:
+        """No tokens configured, or the request's bearer token (else `token`, e.g. from a WebSocket message) is one of them."""
         if not self.tokens:
             return True
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        given = token.strip().encode()
-        return any(hmac.compare_digest(given, t) for t in self.tokens)  # constant time: no timing oracle
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+        given = [g.encode() for g in (bearer.strip() if scheme.lower() == "bearer" else "", token or "") if g]
+        return any(hmac.compare_digest(g, t) for g in given for t in self.tokens)  # constant time: no timing oracle
 
     def operation(self, rule: str, method: str, summary: str, tag: str, **options):
         """Register a view; its body model (if any) is validated and passed as the `body` argument."""

@@ -15,11 +15,8 @@ cannot set headers on a WebSocket and URLs end up in access logs.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-
-import numpy as np
 
 from assistant.server.schemas import ErrorBody, Recognized
 
@@ -46,8 +43,7 @@ def add_stream_route(app, api, service, settings) -> None:
             config = None
         if not isinstance(config, dict):
             return fail(400, "bad_request", "the first message must be a JSON object: {\"rate\": 16000, \"token\": ...}")
-        token = str(config.get("token") or "").encode()
-        if not api.authorized() and not any(hmac.compare_digest(token, t) for t in api.tokens):
+        if not api.authorized(str(config.get("token") or "")):
             return fail(401, "unauthorized", "a valid token is required in the first message: {\"token\": \"...\"}")
         rate, channels, mode = config.get("rate", 16000), config.get("channels", 1), config.get("mode")
         if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
@@ -60,7 +56,7 @@ def add_stream_route(app, api, service, settings) -> None:
             pipeline = service.current().need_pipeline()
         except Exception as e:  # NotReady, SpeechUnavailable
             return fail(503, "not_ready", str(e))
-        from assistant.speech.audio import Audio
+        from assistant.speech.audio import from_pcm
         from assistant.speech.engines import SpeechError
 
         try:
@@ -85,9 +81,9 @@ def add_stream_route(app, api, service, settings) -> None:
                 usable = len(pending) - len(pending) % (2 * channels)
                 if not usable:
                     continue
-                samples = np.frombuffer(pending[:usable], dtype="<i2").reshape(-1, channels).mean(axis=1).astype(np.int16)
+                audio = from_pcm(pending[:usable], rate, channels, what="audio")  # a frame split across messages waits for its rest
                 pending = pending[usable:]
-                partial = utterance.feed(Audio(samples, rate))
+                partial = utterance.feed(audio)
                 if partial:
                     ws.send(json.dumps({"partial": partial}))
                 if utterance.seconds > settings.speech.max_seconds:
