@@ -186,6 +186,8 @@ def create_app(settings, service: Service | None = None, runtime: Path | None = 
     add_stream_route(app, api, service, settings)
 
     # The domain and the models.
+    described: dict[str, IntentsResponse] = {}  # per version, computed on first ask
+
     @api.operation("/v1/intents", "GET", "The domain of the model in service: intents, slots, example sentences.", "models",
                    response=IntentsResponse, errors=(503,))
     def intents():
@@ -194,8 +196,6 @@ def create_app(settings, service: Service | None = None, runtime: Path | None = 
             described.clear()
             described[loaded.version] = IntentsResponse(model=loaded.version, intents=describe_domain(loaded.parser.domain))
         return described[loaded.version]
-
-    described: dict[str, IntentsResponse] = {}
 
     def models_response() -> ModelsResponse:
         from assistant.nlu import store
@@ -236,15 +236,12 @@ def create_app(settings, service: Service | None = None, runtime: Path | None = 
                                "version is trained and loads.")
     def train(body: TrainRequest):
         for name, text in body.files.items():
-            check_text_bytes(name, text)
+            if len(text) > 2**20:
+                raise ApiError(413, f"{name}: intent files are limited to 1 MB each")
         try:
             return json_response(jobs.submit(job_folder, settings, body), 202)
         except jobs.JobError as e:
             raise ApiError(e.status, str(e)) from None
-
-    def check_text_bytes(name: str, text: str) -> None:
-        if len(text) > 2**20:
-            raise ApiError(413, f"{name}: intent files are limited to 1 MB each")
 
     @api.operation("/v1/train/<job>", "GET", "A training job's state and progress.", "models", response=TrainJob, errors=(404,),
                    parameters=[{"name": "job", "in": "path", "required": True, "schema": {"type": "string"}}])

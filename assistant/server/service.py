@@ -97,24 +97,22 @@ class Service:
     def reload(self) -> bool:
         """Load what the config names now (pinned folder or the store's current version); swap it in when it loads."""
         with self._loading:
-            folder = self.pinned or self.store / store.CURRENT
-            version = folder.resolve().name
-            if self.loaded is not None and version == self.loaded.version and self.loaded.folder == folder.resolve():
+            folder = (self.pinned or self.store / store.CURRENT).resolve()
+            if self.loaded is not None and self.loaded.folder == folder:
                 return True
             try:
-                loaded = self.load(folder.resolve())
+                loaded = self.load(folder)
             except ModelLoadError as e:
-                self._failed, self.error = version, str(e)
-                log.error("model %s rejected, %s: %s", version, "keeping " + self.loaded.version if self.loaded else "no model in service", e)
+                self._failed, self.error = folder.name, str(e)
+                log.error("model %s rejected, %s: %s", folder.name, "keeping " + self.loaded.version if self.loaded else "no model in service", e)
                 return False
             self.install(loaded)
             return True
 
     def load(self, folder: Path) -> Loaded:
+        """Parser and recogniser of a resolved model folder; `ModelLoadError` (from the one loader) when it cannot serve."""
         from assistant.nlu.runtime import Parser
 
-        if not folder.is_dir():
-            raise ModelLoadError(f"{folder}: no such model folder")
         parser = Parser(folder, threads=self.settings.nlu.threads or 1, threshold=self.settings.nlu.oos_threshold)
         loaded = Loaded(version=parser.version, folder=folder, parser=parser)
         if self.speech:
@@ -142,10 +140,6 @@ class Service:
 
 def _speech(settings, parser):
     """A pipeline with a recogniser biased to the parser's domain, or (None, why not)."""
-    import importlib.util
-
-    if importlib.util.find_spec("vosk") is None and importlib.util.find_spec("pocketsphinx") is None:
-        return None, "no speech engine installed (pip install 'assistant[speech]')"
     from assistant.speech.engines import SpeechError, load_recognizer
     from assistant.speech.pipeline import Pipeline
 
