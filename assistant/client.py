@@ -16,13 +16,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from assistant.errors import AssistantError
 from assistant.server.schemas import (BatchParsed, BatchRequest, Error, Health, IntentsResponse, ModelsResponse, Parsed, ParseRequest,
                                       RasaParseRequest, RasaParseResponse, Ready, Recognized, TrainJob, TrainRequest)
 
 AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 
 
-class ClientError(Exception):
+class ClientError(AssistantError):
     """The server answered with an error, or could not be reached (status 0)."""
 
     def __init__(self, status: int, code: str, message: str):

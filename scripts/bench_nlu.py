@@ -11,10 +11,8 @@ all three alike.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import platform
 import random
 import sys
 import time
@@ -22,16 +20,15 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from benchlib import ROOT, arguments, log_progress, machine, recipe
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+from assistant.config import load_settings  # noqa: E402
 from assistant.intents import load_training_data  # noqa: E402
 from assistant.nlu import bundle  # noqa: E402
 from assistant.nlu.decode import Transitions, decode_batch  # noqa: E402
 from assistant.nlu.features import featurize  # noqa: E402
 from assistant.nlu.runtime import Parser  # noqa: E402
-from assistant.nlu.train import TrainConfig, train  # noqa: E402
+from assistant.nlu.train import train  # noqa: E402
 
 log = logging.getLogger("bench_nlu")
 HEADLINE = ("intent_acc", "slot_f1", "sentence_acc")
@@ -76,7 +73,7 @@ def latencies(trained, examples, n: int, seed: int = 0) -> dict:
 
 
 def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None) -> dict:
-    trained = train(data, out / name, config=TrainConfig(epochs=epochs, keep_fp32=True, threads=threads))
+    trained = train(data, out / name, config=recipe(epochs=epochs, keep_fp32=True, threads=threads))
     _, _, _, test = load_training_data(data)
     m = trained.metadata.metrics
     pick = lambda key: {k: m[key][k] for k in HEADLINE}  # noqa: E731
@@ -104,10 +101,7 @@ def bench_default(out: Path, threads: int | None) -> dict:
     """The bundled domain trained exactly as on first use (config.toml), scored on the held-out test files."""
     import yaml
 
-    from assistant.cli import train_config
-    from assistant.config import load_settings
-
-    config = train_config(load_settings(str(ROOT / "config.toml")), threads=threads)
+    config = load_settings(str(ROOT / "config.toml")).train.updated(threads=threads)
     started = time.monotonic()
     trained = train(ROOT / "intents", out / "default", config=config)
     wall = time.monotonic() - started
@@ -153,19 +147,16 @@ def table(results: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "nlu.json")
     ap.add_argument("--datasets", nargs="+", default=["snips", "atis"])
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
     ap.add_argument("--epochs", type=int, help="epochs for every dataset (default: snips 6, atis 10)")
     ap.add_argument("--latency-n", type=int, default=300)
-    ap.add_argument("--threads", type=int, help="torch threads for training (default: torch decides; 1 avoids thrashing on a busy machine)")
     ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
-    ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / "nlu.json"))
     args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("assistant").setLevel(logging.INFO)
+    log_progress()
 
-    results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.processor() or platform.platform()}",
+    results = {"date": date.today().isoformat(), "machine": machine(),
                "command": "python scripts/bench_nlu.py " + " ".join(sys.argv[1:]), "datasets": {}}
     path = Path(args.json)
     if path.exists():  # keep other datasets' figures when benchmarking only some

@@ -17,26 +17,20 @@ operating rule.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import platform
-import os
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchlib import ROOT, arguments, log_progress, machine, recipe
 
 from assistant.intents import load_training_data  # noqa: E402
 from assistant.nlu.metrics import scope_metrics  # noqa: E402
 from assistant.nlu.runtime import Parser  # noqa: E402
 from assistant.nlu.scope import OUT_OF_SCOPE  # noqa: E402
-from assistant.nlu.train import TrainConfig, train  # noqa: E402
+from assistant.nlu.train import train  # noqa: E402
 
 KEYS = ("in_scope_acc", "oos_recall", "oos_precision", "auroc", "ece")
 
@@ -89,22 +83,19 @@ def overhead(parser: Parser, examples, n=300) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arguments(__doc__, "oos.json")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "clinc150"))
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--max-false-reject", type=float, default=0.01)
     ap.add_argument("--model", default="/tmp/assistant-bench/clinc150")
-    ap.add_argument("--threads", type=int, help="torch threads for training (1 avoids thrashing on a busy machine)")
     ap.add_argument("--reuse", action="store_true", help="score an already trained --model instead of training")
-    ap.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / "oos.json"))
     args = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("assistant").setLevel(logging.INFO)
+    log_progress()
 
     data = load_training_data(args.data)
     started = time.monotonic()
     if not args.reuse:
-        train(args.data, args.model, config=TrainConfig(epochs=args.epochs, max_false_reject=args.max_false_reject, threads=args.threads))
+        train(args.data, args.model, config=recipe(epochs=args.epochs, max_false_reject=args.max_false_reject, threads=args.threads))
     train_seconds = time.monotonic() - started
     parser = Parser(args.model, threads=1)
     dev = (outputs(parser, data.dev), [e.intent for e in data.dev])
@@ -112,7 +103,7 @@ def main() -> None:
     served = parser.scope.params
     results = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine(),
         "command": "python scripts/bench_oos.py " + " ".join(sys.argv[1:]),
         "model": {"epochs": args.epochs, "train_threads": args.threads or "default", "train_seconds": round(train_seconds, 1) if not args.reuse else None,
                   "temperature": served.temperature, "weight": served.weight, "threshold": served.threshold},

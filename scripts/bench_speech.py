@@ -235,7 +235,7 @@ def main() -> None:
         worker(args)
         return
 
-    from assistant.cli import ensure_model
+    from assistant.nlu.store import ensure_model
     from assistant.config import load_settings
     from assistant.nlu.runtime import Parser
 

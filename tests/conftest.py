@@ -79,10 +79,9 @@ def default_model(tmp_path_factory) -> Path:
     given = os.environ.get("ASSISTANT_TEST_DEFAULT_MODEL")
     if given:
         return Path(given).resolve()
-    from assistant.cli import train_config
     from assistant.config import load_settings
     from assistant.nlu.train import train
 
     out = tmp_path_factory.mktemp("models") / "default"
-    train(ROOT / "intents", out, config=train_config(load_settings(str(ROOT / "config.toml"))))
+    train(ROOT / "intents", out, config=load_settings(str(ROOT / "config.toml")).train)
     return out

@@ -24,14 +24,17 @@ from wyoming.client import AsyncClient  # noqa: E402
 from wyoming.info import Describe, Info  # noqa: E402
 from wyoming.intent import Intent, Recognize  # noqa: E402
 
+from assistant.nlu import store  # noqa: E402
 from assistant.speech.audio import load_audio, resample  # noqa: E402
 
 pytestmark = needs_espeak
 
 
-def start_daemon(model, uri: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), ASSISTANT_SPEECH_ENGINE="pocketsphinx")
-    process = subprocess.Popen([sys.executable, "-m", "assistant", "daemon", "--uri", uri, "--model", str(model)],
+def start_daemon(model, uri: str, env: dict | None = None) -> subprocess.Popen:
+    """`assistant daemon` serving `model` (a folder, pinned), or with None the current version of the store the env names."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ASSISTANT_SPEECH_ENGINE="pocketsphinx", **(env or {}))
+    pinned = ["--model", str(model)] if model is not None else []
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "daemon", "--uri", uri, *pinned],
                                cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     for line in process.stderr:
@@ -226,3 +229,53 @@ def test_reload_on_sighup_keeps_connections_and_sigterm_stops_cleanly(tiny_model
         assert stop(process) == 0
     assert not (tmp_path / "assistant.sock").exists()
     assert "models reloaded" in process.stderr.read()
+
+
+DOORS = """
+intents:
+  OpenDoor:
+    slots: {door: door}
+    sentences: ["open the {door} door", "(unlock|open) [the] {door} door please"]
+  CloseDoor:
+    slots: {door: door}
+    sentences: ["close the {door} door", "(shut|lock) [the] {door} door please"]
+slots:
+  door:
+    values: {front: [], back: [], garage: [], patio: []}
+"""
+
+
+def test_a_newly_trained_current_version_is_served_and_described_without_a_restart(tiny_model, tmp_path):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model, models / "v1")
+    store.point(models, "v1")
+    env = {"ASSISTANT_NLU_MODELS": str(models), "ASSISTANT_TRAIN_MAX_PER_INTENT": "60"}
+    uri = f"tcp://127.0.0.1:{free_port()}"
+    process = start_daemon(None, uri, env)
+    try:
+        def describe() -> str:
+            return Info.from_event(asyncio.run(exchange(uri, [Describe().event()], lambda e: Info.is_type(e.type)))[-1]).intent[0].models[0].name
+
+        def understand(text: str):
+            return asyncio.run(exchange(uri, [Recognize(text=text).event()], lambda e: e.type in ("intent", "not-recognized")))[-1]
+
+        assert describe() == "v1"
+        assert understand("switch on the bedroom lights").type == "intent"
+        (tmp_path / "doors.yaml").write_text(DOORS)
+        trained = subprocess.run([sys.executable, "-m", "assistant", "train", str(tmp_path / "doors.yaml"), "--epochs", "3"],
+                                 cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT), **env), capture_output=True, text=True, timeout=600)
+        assert trained.returncode == 0, trained.stderr
+        version = json.loads(trained.stdout)["version"]
+        assert store.current_version(models) == version
+        deadline = time.monotonic() + 120
+        while describe() != version and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert describe() == version
+        event = understand("open the garage door")
+        intent = Intent.from_event(event)
+        assert intent.name == "OpenDoor" and intent.entities[0].value == "garage"
+        assert process.poll() is None
+    finally:
+        assert stop(process) == 0

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from assistant.cli import ensure_model
 from assistant.config import load_settings
 from assistant.nlu import store
-from assistant.nlu.bundle import ModelLoadError
+from assistant.nlu.errors import ModelLoadError
+from assistant.nlu.store import ensure_model
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

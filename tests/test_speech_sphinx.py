@@ -15,8 +15,8 @@ from speech_fixtures import ROOT, needs_espeak, speak
 pytest.importorskip("pocketsphinx")
 
 from assistant.speech.audio import Audio, AudioError, load_audio, resample  # noqa: E402
-from assistant.speech.engines import SpeechError, transcribe  # noqa: E402
-from assistant.speech.pipeline import Pipeline  # noqa: E402
+from assistant.speech.pipeline import Pipeline, transcribe  # noqa: E402
+from assistant.speech.recognizer import SpeechError  # noqa: E402
 from assistant.speech.sphinx_engine import SphinxRecognizer, guess_phones  # noqa: E402
 
 pytestmark = needs_espeak

@@ -21,7 +21,7 @@ from speech_fixtures import ROOT, needs_espeak, speak, vosk_ko_model
 pytestmark = needs_espeak
 
 from assistant.speech.audio import load_audio  # noqa: E402
-from assistant.speech.engines import transcribe  # noqa: E402
+from assistant.speech.pipeline import transcribe  # noqa: E402
 
 SENTENCES = ["거실 불 켜 줘", "부엌 불 꺼 줘", "음악 틀어 줘"]
 KOREAN_DOMAIN = """
@@ -133,7 +133,7 @@ def test_a_grammar_of_the_callers_own(recognizer, clips):
 CRASH_INPUTS = """
 import json, sys
 from assistant.speech.vosk_engine import VoskRecognizer, check_grammar
-from assistant.speech.engines import SpeechError
+from assistant.speech.recognizer import SpeechError
 from assistant.speech.audio import AudioError
 
 folder = sys.argv[1]

@@ -13,6 +13,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.intent import Intent, NotRecognized, Recognize
 
+from assistant.errors import AssistantError
 from assistant.speech.audio import Audio
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 0.1
 
 
-class DaemonError(Exception):
+class DaemonError(AssistantError):
     """The daemon could not be reached or answered with an error; the message says which."""
 
 

@@ -11,11 +11,15 @@ Home Assistant and any Wyoming client can use it (tcp://HOST:PORT or unix://PATH
 
 A bad message gets an `error` event (`text`, `code`) and the connection goes
 on; only a message whose framing is broken (an unreadable length) ends its
-connection, never the daemon. Decoding runs in worker threads, so one client's
-audio never stalls another's. SIGTERM stops it cleanly; SIGHUP reloads the
-models while connections stay open (an utterance in progress finishes on the
-models it started with). With `listen`, it also runs the microphone loop and
-pushes each recognised intent to every connected client.
+connection, never the daemon; an error of ours is logged and reported as
+`internal`, never as the client's fault. Decoding runs in worker threads, so
+one client's audio never stalls another's. The models are those of a
+`speech.service.Service`: it follows the store's `current` pointer, so a newly
+trained version is served (and described) without a restart. SIGTERM stops it
+cleanly; SIGHUP reloads the config and the models while connections stay open
+(an utterance in progress finishes on the models it started with). With
+`listen`, it also runs the microphone loop and pushes each recognised intent to
+every connected client.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info, Inte
 from wyoming.intent import Entity, Intent, NotRecognized, Recognize
 from wyoming.server import AsyncEventHandler, AsyncServer
 
+from assistant.errors import AssistantError
 from assistant.speech.audio import AudioError, from_pcm
-from assistant.speech.engines import SpeechError
-from assistant.speech.pipeline import Pipeline, PipelineStream, RecognizeResult
+from assistant.speech.pipeline import PipelineStream
+from assistant.speech.result import RecognizeResult
+from assistant.speech.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +55,32 @@ VERSION = "0.1.0"
 ATTRIBUTION = Attribution(name="assistant", url="https://github.com/")
 
 
-class FramingError(Exception):
+class ProtocolError(AssistantError):
+    """A message the daemon cannot act on (a missing or mistyped field, events out of order): the client's fault."""
+
+    code = "bad-request"
+
+
+class BadEvent(ProtocolError):
+    """One unreadable event; the next one may be fine."""
+
+    code = "bad-event"
+
+
+class FramingError(ProtocolError):
     """The stream of events can no longer be read (bad length or oversized message): the connection must end."""
 
+    code = "bad-framing"
 
-class BadEvent(Exception):
-    """One unreadable event; the next one may be fine."""
+
+def decode(kind, event: Event):
+    """`event` as wyoming's message type `kind`; a missing or mistyped field is a `ProtocolError`."""
+    try:
+        return kind.from_event(event)
+    except KeyError as e:
+        raise ProtocolError(f"missing field {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ProtocolError(str(e)) from None
 
 
 async def read_event(reader: asyncio.StreamReader) -> Event | None:
@@ -98,35 +124,19 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
     return Event(type=header["type"], data=data, payload=payload)
 
 
-class Service:
-    """The loaded models, shared by every connection and swapped whole on reload."""
+class Daemon:
+    """What every connection shares: the model service and the open connections (for `broadcast`)."""
 
-    def __init__(self, load: Callable[[], Pipeline]):
-        self._load = load
-        self.pipeline = load()
-        self.handlers: set["Handler"] = set()
-        self._reloading = threading.Lock()
-
-    def reload(self) -> bool:
-        """Load the models again (config and model folders may have changed); the old ones serve until the new are ready."""
-        if not self._reloading.acquire(blocking=False):
-            log.info("reload already in progress")
-            return False
-        try:
-            self.pipeline = self._load()
-            log.info("models reloaded")
-            return True
-        except Exception as e:  # a broken config or model must not take the running service down
-            log.error("reload failed, keeping the models loaded before: %s", e)
-            return False
-        finally:
-            self._reloading.release()
+    def __init__(self, service: Service):
+        self.service = service
+        self.handlers: set[Handler] = set()
 
     def info(self) -> Info:
-        pipeline = self.pipeline
+        """The programs and models in service now: the version `describe` names is the one that answers."""
+        loaded = self.service.current()
         asr = []
-        if pipeline.recognizer is not None:
-            r = pipeline.recognizer
+        r = loaded.pipeline.recognizer
+        if r is not None:
             asr.append(AsrProgram(
                 name="assistant-speech", attribution=ATTRIBUTION, installed=True, version=VERSION,
                 description=f"{r.engine} speech recognition, biased to the assistant's domain",
@@ -136,8 +146,8 @@ class Service:
         intent = [IntentProgram(
             name="assistant-nlu", attribution=ATTRIBUTION, installed=True, version=VERSION,
             description="joint intent and slot model (int8 ONNX)",
-            models=[IntentModel(name=pipeline.parser.version, attribution=ATTRIBUTION, installed=True, version=None,
-                                description=f"{len(pipeline.parser.labels.intents)} intents", languages=["en"])])]
+            models=[IntentModel(name=loaded.version, attribution=ATTRIBUTION, installed=True, version=None,
+                                description=f"{len(loaded.parser.labels.intents)} intents", languages=["en"])])]
         return Info(asr=asr, intent=intent)
 
     async def broadcast(self, event: Event) -> None:
@@ -157,9 +167,9 @@ def intent_event(result: RecognizeResult) -> Event:
 class Handler(AsyncEventHandler):
     """One client connection: at most one utterance at a time."""
 
-    def __init__(self, service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, daemon: Daemon, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         super().__init__(reader, writer)
-        self.service = service
+        self.daemon = daemon
         self._write_lock = asyncio.Lock()
         self._transcribe: Transcribe | None = None
         self._stream: PipelineStream | None = None
@@ -179,7 +189,7 @@ class Handler(AsyncEventHandler):
         await self.send(Error(text=text, code=code).event())
 
     async def run(self) -> None:
-        self.service.handlers.add(self)
+        self.daemon.handlers.add(self)
         try:
             while True:
                 try:
@@ -197,45 +207,46 @@ class Handler(AsyncEventHandler):
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self.service.handlers.discard(self)
+            self.daemon.handlers.discard(self)
             self._drop_stream()
             self.writer.close()
 
     async def handle_event(self, event: Event) -> bool:
         try:
             await self._dispatch(event)
-        except (AudioError, SpeechError, ValueError, TypeError, KeyError) as e:
+        except AssistantError as e:
             self._drop_stream()
-            await self.error(f"{event.type}: {_message(e)}", "bad-request")
-        except Exception as e:  # whatever one request does, the daemon and this connection live on
+            await self.error(f"{event.type}: {e}", getattr(e, "code", "bad-request"))
+        except Exception:  # a bug of ours: logged; the daemon and this connection live on
             log.exception("failed on %s", event.type)
             self._drop_stream()
-            await self.error(f"{event.type}: internal error: {e}", "internal")
+            await self.error(f"{event.type}: internal error; the daemon log has the details", "internal")
         return True
 
     async def _dispatch(self, event: Event) -> None:
         loop = asyncio.get_running_loop()
         if Describe.is_type(event.type):
-            await self.send(self.service.info().event())
+            await self.send(self.daemon.info().event())
         elif Transcribe.is_type(event.type):
-            self._transcribe = Transcribe.from_event(event)
-            if self._transcribe.context is not None and not isinstance(self._transcribe.context, dict):
-                self._transcribe = None
-                raise ValueError("'context' must be an object")
+            self._transcribe = None
+            request = decode(Transcribe, event)
+            if request.context is not None and not isinstance(request.context, dict):
+                raise ProtocolError("'context' must be an object")
+            self._transcribe = request
         elif AudioStart.is_type(event.type):
-            start = AudioStart.from_event(event)
+            start = decode(AudioStart, event)
             self._drop_stream()
             self._format = _check_format(start.rate, start.width, start.channels)
-            pipeline = self.service.pipeline
+            pipeline = self.daemon.service.current().need_speech()
             self._stream = await loop.run_in_executor(None, pipeline.stream)
             self._sent, self._last_partial = [], ""
             await self.send(TranscriptStart(language=pipeline.recognizer.language).event())
         elif AudioChunk.is_type(event.type):
             if self._stream is None:
-                raise ValueError("audio-chunk before audio-start")
-            chunk = AudioChunk.from_event(event)
+                raise ProtocolError("audio-chunk before audio-start")
+            chunk = decode(AudioChunk, event)
             if _check_format(chunk.rate, chunk.width, chunk.channels) != self._format:
-                raise ValueError(f"audio-chunk format {chunk.rate} Hz/{chunk.width} B/{chunk.channels} ch differs from audio-start's")
+                raise ProtocolError(f"audio-chunk format {chunk.rate} Hz/{chunk.width} B/{chunk.channels} ch differs from audio-start's")
             if not chunk.audio:
                 return
             audio = from_pcm(chunk.audio, chunk.rate, chunk.channels, chunk.width, what="audio")
@@ -246,7 +257,7 @@ class Handler(AsyncEventHandler):
                     await self.send(TranscriptChunk(text=piece).event())
         elif AudioStop.is_type(event.type):
             if self._stream is None:
-                raise ValueError("audio-stop before audio-start")
+                raise ProtocolError("audio-stop before audio-start")
             stream, self._stream = self._stream, None
             request, self._transcribe = self._transcribe, None
             if stream.seconds == 0:
@@ -263,8 +274,8 @@ class Handler(AsyncEventHandler):
         elif Recognize.is_type(event.type):
             text = event.data.get("text")
             if not isinstance(text, str):
-                raise ValueError("'text' must be a string")
-            result = await loop.run_in_executor(None, self.service.pipeline.recognize_text, text)
+                raise ProtocolError("'text' must be a string")
+            result = await loop.run_in_executor(None, self.daemon.service.current().pipeline.recognize_text, text)
             await self.send(intent_event(result))
         else:
             await self.error(f"unsupported event type {event.type!r}", "unsupported")
@@ -304,25 +315,19 @@ def _check_format(rate, width, channels) -> tuple[int, int, int]:
     return rate, width, channels
 
 
-def _message(e: Exception) -> str:
-    if isinstance(e, KeyError):
-        return f"missing field {e}"
-    return str(e)
-
-
-async def serve(uri: str, service: Service, listen: Callable[[Service, asyncio.AbstractEventLoop], None] | None = None,
+async def serve(uri: str, daemon: Daemon, reload: Callable[[], None], listen: Callable[[Daemon, asyncio.AbstractEventLoop], None] | None = None,
                 ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; SIGHUP reloads the models."""
+    """Serve until SIGTERM or SIGINT; SIGHUP runs `reload` in a worker thread (connections stay open)."""
     server = AsyncServer.from_uri(uri)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, service.reload))
-    await server.start(partial(_handler, service))
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, reload))
+    await server.start(partial(Handler, daemon))
     log.info("serving on %s", uri)
     if listen is not None:
-        threading.Thread(target=listen, args=(service, loop), name="microphone", daemon=True).start()
+        threading.Thread(target=listen, args=(daemon, loop), name="microphone", daemon=True).start()
     if ready is not None:
         ready()
     try:
@@ -332,7 +337,3 @@ async def serve(uri: str, service: Service, listen: Callable[[Service, asyncio.A
         await server.stop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-
-
-def _handler(service: Service, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Handler:
-    return Handler(service, reader, writer)

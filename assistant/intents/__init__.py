@@ -23,7 +23,7 @@ from assistant.intents.expand import (
 )
 from assistant.intents.jointbert import is_jointbert, jointbert_domain, load_jointbert
 from assistant.intents.load import TrainingData, load_domain, load_training_data
-from assistant.intents.resolve import resolve, slot_type
+from assistant.intents.resolve import resolve
 from assistant.intents.schema import Domain, Intent, Slot, SlotType, SlotValue
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "parse_percentage",
     "parse_time",
     "resolve",
-    "slot_type",
     "spans_of",
     "split_train_dev",
 ]

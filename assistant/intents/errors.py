@@ -7,8 +7,10 @@ VS Code and vim quickfix turn into a jump to the offending line.
 
 from __future__ import annotations
 
+from assistant.errors import AssistantError
 
-class IntentFileError(Exception):
+
+class IntentFileError(AssistantError):
     """A problem in an intent file (or dataset folder), located by path and line."""
 
     def __init__(self, path: str, line: int | None, message: str) -> None:

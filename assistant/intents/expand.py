@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from assistant.intents.annotation import parse_annotated
 from assistant.intents.builtins import BUILTINS, DEFAULT_RANGES
 from assistant.intents.example import Example, Span, from_spans
-from assistant.intents.resolve import lookup_value
 from assistant.intents.schema import Domain, Intent, Slot
 from assistant.intents.template import SlotRef, parse_template, sample_path
 
@@ -196,7 +195,7 @@ def _marks_excluded(domain: Domain, intent: Intent, text: str, spans: list[Span]
     for span in spans:
         type_name = intent.slots[span.slot].type if span.slot in intent.slots else span.slot
         if type_name in excluded:
-            value = lookup_value(domain, type_name, text[span.start : span.end])
+            value = domain.lookup.list_value(type_name, text[span.start : span.end])
             if value is not None and value.lower() in excluded[type_name]:
                 return True
     return False

@@ -1,17 +1,18 @@
 """Turn the words a tagger marked as a slot into the slot's value.
 
 Runs on every parse, so it needs only the `Domain` (no YAML, no model) and
-looks list values up in dictionaries built once per domain.
+looks list values up in tables each domain builds once (`Domain.lookup`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.intents.builtins import BUILTINS
-from assistant.intents.schema import Domain
+
+if TYPE_CHECKING:
+    from assistant.intents.schema import Domain
 
 _ARTICLES = ("the ", "a ", "an ", "my ", "our ", "your ")
 _NOT_WORD = re.compile(r"[^\w'\-]+")
@@ -42,65 +43,49 @@ def _variants(text: str) -> list[str]:
     return forms
 
 
-@dataclass
-class _Tables:
-    slot_types: dict[tuple[str, str], str]
-    """(intent, slot) -> type."""
-    any_intent: dict[str, str]
-    """slot -> type, from the first intent that has it, for slots tagged outside their intent."""
-    values: dict[str, dict[str, str]]
-    """list type -> looked-up form -> canonical value."""
+class Lookup:
+    """A domain's slot types and list values as dictionaries, built once (`Domain.lookup`) and read on every parse."""
 
+    def __init__(self, domain: Domain):
+        self.type_names = set(domain.slot_types) | set(BUILTINS)
+        self.slot_types: dict[tuple[str, str], str] = {}
+        """(intent, slot) -> type."""
+        self.any_intent: dict[str, str] = {}
+        """slot -> type, from the first intent that has it, for slots tagged outside their intent."""
+        for intent in domain.intents.values():
+            for name, slot in intent.slots.items():
+                self.slot_types[(intent.name, name)] = slot.type
+                self.any_intent.setdefault(name, slot.type)
+        self.values: dict[str, dict[str, str]] = {}
+        """list type -> looked-up form -> canonical value."""
+        for slot_type in domain.slot_types.values():
+            exact: dict[str, str] = {}
+            loose: dict[str, str] = {}
+            for value in slot_type.values:
+                for surface in [value.value, *value.synonyms]:
+                    forms = _variants(surface)
+                    exact.setdefault(forms[0], value.value)
+                    for form in forms[1:]:
+                        loose.setdefault(form, value.value)
+            self.values[slot_type.name] = {**loose, **exact}
 
-_CACHE: dict[int, tuple[Domain, _Tables]] = {}
+    def slot_type(self, intent: str | None, slot_name: str) -> str:
+        """The type of a slot: as the intent declares it, else as any intent does, else the slot name, else `text`."""
+        found = self.slot_types.get((intent or "", slot_name)) or self.any_intent.get(slot_name)
+        if found is not None:
+            return found
+        return slot_name if slot_name in self.type_names else "text"
 
-
-def _tables(domain: Domain) -> _Tables:
-    hit = _CACHE.get(id(domain))
-    if hit is not None and hit[0] is domain:
-        return hit[1]
-    slot_types, any_intent = {}, {}
-    for intent in domain.intents.values():
-        for name, slot in intent.slots.items():
-            slot_types[(intent.name, name)] = slot.type
-            any_intent.setdefault(name, slot.type)
-    values: dict[str, dict[str, str]] = {}
-    for slot_type in domain.slot_types.values():
-        exact: dict[str, str] = {}
-        loose: dict[str, str] = {}
-        for value in slot_type.values:
-            for surface in [value.value, *value.synonyms]:
-                forms = _variants(surface)
-                exact.setdefault(forms[0], value.value)
-                for form in forms[1:]:
-                    loose.setdefault(form, value.value)
-        values[slot_type.name] = {**loose, **exact}
-    if len(_CACHE) > 16:
-        _CACHE.clear()
-    tables = _Tables(slot_types, any_intent, values)
-    _CACHE[id(domain)] = (domain, tables)
-    return tables
-
-
-def slot_type(domain: Domain, intent: str | None, slot_name: str) -> str:
-    """The type of a slot of an intent; see `Domain.slot_type_of` for the fallbacks."""
-    tables = _tables(domain)
-    found = tables.slot_types.get((intent or "", slot_name)) or tables.any_intent.get(slot_name)
-    if found is not None:
-        return found
-    return slot_name if slot_name in domain.slot_types or slot_name in BUILTINS else "text"
-
-
-def lookup_value(domain: Domain, type_name: str, text: str) -> str | None:
-    """The canonical value of a list type that `text` names, or None."""
-    table = _tables(domain).values.get(type_name)
-    if not table:
+    def list_value(self, type_name: str, text: str) -> str | None:
+        """The canonical value of a list type that `text` names, or None."""
+        table = self.values.get(type_name)
+        if not table:
+            return None
+        forms = _variants(text)
+        for form in forms + [form + ending for form in forms[:2] for ending in ("s", "es")]:
+            if form in table:
+                return table[form]
         return None
-    forms = _variants(text)
-    for form in forms + [form + ending for form in forms[:2] for ending in ("s", "es")]:
-        if form in table:
-            return table[form]
-    return None
 
 
 def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tuple[str, Any]:
@@ -111,7 +96,7 @@ def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tu
     `duration` seconds, `time` "HH:MM". When nothing matches, the value is the
     text itself, so a value the lists never heard of still comes through.
     """
-    type_name = slot_type(domain, intent, slot_name)
+    type_name = domain.lookup.slot_type(intent, slot_name)
     builtin = BUILTINS.get(type_name)
-    value = builtin.parse(text) if builtin is not None else lookup_value(domain, type_name, text)
+    value = builtin.parse(text) if builtin is not None else domain.lookup.list_value(type_name, text)
     return type_name, text if value is None else value

@@ -8,11 +8,12 @@ runtime can map tagged words to slot values without the intent files.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.intents.builtins import BUILTINS
+from assistant.intents.resolve import Lookup
 
 # --- the YAML file, as written ------------------------------------------------
 
@@ -134,15 +135,14 @@ class Domain(BaseModel):
     sources: list[str] = Field(default_factory=list)
     """Files the domain was loaded from."""
 
+    @cached_property
+    def lookup(self) -> Lookup:
+        """Slot types and list values as dictionaries, built on first use (`assistant.intents.resolve`)."""
+        return Lookup(self)
+
     def slot_type_of(self, intent: str | None, slot: str) -> str:
         """The type of a slot: as the intent declares it, else as any intent does, else the slot name, else `text`."""
-        found = self.intents.get(intent or "")
-        if found is not None and slot in found.slots:
-            return found.slots[slot].type
-        for other in self.intents.values():
-            if slot in other.slots:
-                return other.slots[slot].type
-        return slot if slot in self.slot_types or slot in BUILTINS else "text"
+        return self.lookup.slot_type(intent, slot)
 
     def slot_names(self) -> list[str]:
         """Every slot name of every intent, sorted: the tagger's label set."""

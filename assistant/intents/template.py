@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+from assistant.errors import AssistantError
+
 _SLOT_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _RULE = re.compile(r"<([A-Za-z_][\w\-]*)>")
 _CLOSER = {"(": ")", "[": "]"}
 
 
-class TemplateError(ValueError):
+class TemplateError(AssistantError):
     """A template that does not parse; the loader adds the file and line."""
 
 

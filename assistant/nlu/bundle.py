@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.nlu import scope
+from assistant.nlu.errors import ModelLoadError
 from assistant.nlu.scope import ScopeParams
 
 FORMAT_VERSION = 1
@@ -24,10 +25,6 @@ LABELS = "labels.json"
 DOMAIN = "domain.json"
 METADATA = "metadata.json"
 SCOPE = scope.FILE
-
-
-class ModelLoadError(Exception):
-    """A model folder that cannot serve; the message says which folder and why."""
 
 
 class Labels(BaseModel):

@@ -1,10 +1,11 @@
-"""Errors of the NLU stage that a user can act on; the CLI prints them as one line."""
+"""Errors of the NLU stage that a user can act on; every boundary reports them as the caller's problem."""
 
-from assistant.nlu.bundle import ModelLoadError
-
-
-class TrainError(Exception):
-    """Training cannot start: no encoder, no examples. The message says what to do."""
+from assistant.errors import AssistantError
 
 
-__all__ = ["ModelLoadError", "TrainError"]
+class ModelLoadError(AssistantError):
+    """A model folder that cannot serve (missing, incomplete, corrupt, too new); the message says which and why."""
+
+
+class TrainError(AssistantError):
+    """Training cannot start or finish: no encoder, no examples, an export that disagrees with torch."""

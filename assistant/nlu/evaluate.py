@@ -7,19 +7,35 @@ from pathlib import Path
 
 from assistant.intents.example import Example
 from assistant.nlu.metrics import Metrics
+from assistant.nlu.runtime import Parser
 
 log = logging.getLogger(__name__)
 
 
-def plot_confusion(metrics: Metrics, path: Path, title: str) -> Path | None:
-    """Row-normalised confusion matrix as a PNG; None when matplotlib is not installed."""
+def _pyplot(what: str):
+    """matplotlib's pyplot drawing to files (no screen needed), or None with a warning when it is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.warning("matplotlib is not installed: no confusion plot (pip install matplotlib)")
+        log.warning("matplotlib is not installed: no %s plot (pip install matplotlib)", what)
+        return None
+    return plt
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(metrics: Metrics, path: Path, title: str) -> Path | None:
+    """Row-normalised confusion matrix as a PNG; None when matplotlib is not installed."""
+    plt = _pyplot("confusion")
+    if plt is None:
         return None
     import numpy as np
 
@@ -38,23 +54,15 @@ def plot_confusion(metrics: Metrics, path: Path, title: str) -> Path | None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(f"{title}\nintent acc {metrics.intent_acc:.2f}  slot F1 {metrics.slot_f1:.2f}  sentence acc {metrics.sentence_acc:.2f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_reliability(metrics: Metrics, path: Path, title: str) -> Path | None:
     """Reliability diagram: accuracy against confidence per bin; a calibrated model follows the diagonal."""
     if metrics.scope is None:
         return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("matplotlib is not installed: no reliability plot (pip install matplotlib)")
+    plt = _pyplot("reliability")
+    if plt is None:
         return None
     bins = metrics.scope.reliability
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -68,16 +76,11 @@ def plot_reliability(metrics: Metrics, path: Path, title: str) -> Path | None:
     ax.set_ylabel("accuracy")
     ax.set_title(f"{title}\nECE {metrics.scope.ece:.4f}", fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def evaluate(model_folder: Path, examples: list[Example], out: Path | None = None, title: str = "") -> Metrics:
     """Score a model folder on examples; with `out`, write metrics.json, confusion.png and reliability.png there."""
-    from assistant.nlu.runtime import Parser
-
     metrics = Parser(model_folder).evaluate(examples)
     if out:
         out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from assistant.nlu.errors import TrainError
 from assistant.nlu.features import Batch
 
 log = logging.getLogger(__name__)
@@ -53,16 +54,19 @@ def export(model, sample: Batch, fp32_path: Path, int8_path: Path) -> dict:
             "tag_agreement": float((got[1].argmax(-1) == expected[1].argmax(-1))[sample.attention_mask.astype(bool)].mean()),
         }
     if report["fp32"]["max_abs_diff_intent_logits"] > 1e-2:
-        raise RuntimeError(f"ONNX fp32 export differs from torch: {report['fp32']}")
+        raise TrainError(f"the ONNX export differs from the torch model ({report['fp32']}); the model was not written")
     log.info("export parity: %s", report)
     return report
 
 
 def _fuse(src: Path, dst: Path, config) -> None:
     """Fuse attention, LayerNorm and GELU into onnxruntime's BERT kernels."""
+    from onnxruntime.quantization.quant_utils import add_pre_process_metadata
     from onnxruntime.transformers.optimizer import optimize_model
 
     optimized = optimize_model(str(src), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size, opt_level=1)
+    # onnxruntime's own optimiser is the preparation the quantiser asks for (it warns on graphs not marked so).
+    add_pre_process_metadata(optimized.model)
     optimized.save_model_to_file(str(dst))
 
 
@@ -70,17 +74,9 @@ def _quantize(src: Path, dst: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The quantiser logs every tensor to the root logger; its advice to pre-process
-    # does not apply to a graph onnxruntime has already fused. Keep it quiet.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        # The fused graph holds com.microsoft ops that ONNX shape inference cannot type; their outputs are float.
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    finally:
-        root.setLevel(level)
+    # The fused graph holds com.microsoft ops that ONNX shape inference cannot type; their outputs are float.
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 def run_onnx(path: Path, batch: Batch) -> list[np.ndarray]:

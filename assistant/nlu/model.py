@@ -72,11 +72,11 @@ class JointBert(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
 
         self.config = config
-        hf_logging.set_verbosity_error()  # the checkpoint's unused pooler weights are expected, not news
-        self.encoder = AutoModel.from_pretrained(config.encoder, add_pooling_layer=False)
+        self.encoder = AutoModel.from_pretrained(config.encoder, local_files_only=True)  # a folder, never the hub
+        if getattr(self.encoder, "pooler", None) is not None:
+            self.encoder.pooler = None  # [CLS] feeds the intent head directly; BERT's pooler would go unused
         hidden = self.encoder.config.hidden_size
         self.dropout = nn.Dropout(config.dropout)
         self.intent_head = nn.Linear(hidden, len(config.intents))

@@ -8,6 +8,7 @@ install stays small and starts fast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,14 @@ import numpy as np
 
 from assistant.intents.example import Example, spans_of
 from assistant.intents.resolve import resolve
+from assistant.intents.schema import Domain
 from assistant.nlu import bundle, scope
 from assistant.nlu.decode import Transitions, decode_batch, softmax
-from assistant.nlu.features import featurize, load_tokenizer
+from assistant.nlu.errors import ModelLoadError
+from assistant.nlu.features import Batch, featurize, load_tokenizer
 from assistant.nlu.metrics import Metrics, score, scope_metrics
 from assistant.nlu.result import Entity, IntentScore, ParseResult
+from assistant.nlu.scope import Scope
 from assistant.text import Word, split_words
 
 log = logging.getLogger(__name__)
@@ -40,16 +44,77 @@ class Raw:
     tag_probs: list[list[float]]
     pooled: np.ndarray  # (batch, hidden) sentence vectors
 
+    @staticmethod
+    def decode(logits: np.ndarray, tag_scores: np.ndarray, pooled: np.ndarray, batch: Batch, rules: Transitions,
+               calibration: Scope | None = None) -> Raw:
+        """The network's three outputs (from onnxruntime or torch) decoded: tag paths, and probabilities calibrated
+        and scored for scope by `calibration` when the model has one."""
+        _, paths, tag_probs = decode_batch(logits, tag_scores, batch.word_pos, batch.word_mask, rules)
+        if calibration is not None:
+            probs, oos = calibration.score(logits, pooled)
+        else:
+            probs, oos = softmax(logits.astype(np.float32)), None
+        return Raw(logits, probs, oos, paths, tag_probs, pooled)
+
+    @staticmethod
+    def concat(raws: list[Raw], n_intents: int) -> Raw:
+        if not raws:
+            return Raw(np.zeros((0, n_intents)), np.zeros((0, n_intents)), None, [], [], np.zeros((0, 0)))
+        return Raw(
+            logits=np.concatenate([r.logits for r in raws]),
+            probs=np.concatenate([r.probs for r in raws]),
+            oos_scores=None if raws[0].oos_scores is None else np.concatenate([r.oos_scores for r in raws]),
+            paths=[p for r in raws for p in r.paths],
+            tag_probs=[p for r in raws for p in r.tag_probs],
+            pooled=np.concatenate([r.pooled for r in raws]),
+        )
+
+    def take(self, order) -> Raw:
+        """The rows in `order`."""
+        order = np.asarray(order, dtype=np.int64)
+        return Raw(self.logits[order], self.probs[order], None if self.oos_scores is None else self.oos_scores[order],
+                   [self.paths[i] for i in order], [self.tag_probs[i] for i in order], self.pooled[order])
+
+
+def outputs(run: Callable[[list[list[str]]], Raw], utterances: list[list[str]], n_intents: int, batch_size: int = 64) -> Raw:
+    """`run` over batches of similar length (little padding), as one `Raw` in the order of `utterances`.
+
+    `run` is `Parser.run` at runtime, and the torch model during training, so both are scored the same way.
+    """
+    order = sorted(range(len(utterances)), key=lambda i: len(utterances[i]))
+    raws = [run([utterances[i] for i in order[start : start + batch_size]]) for start in range(0, len(order), batch_size)]
+    return Raw.concat(raws, n_intents).take(np.argsort(order))
+
+
+def decide(raw: Raw, labels: bundle.Labels, lengths: list[int], accepted: np.ndarray | None = None) -> tuple[list[str], list[list[str]]]:
+    """Intent names and a tag per word from model outputs, as `parse` decides them.
+
+    An utterance not `accepted` (out of scope) is predicted as `out_of_scope` with no slots; words past the
+    encoder's window are `O`.
+    """
+    intents, tags = [], []
+    for k, length in enumerate(lengths):
+        if accepted is None or accepted[k]:
+            intents.append(labels.intents[int(raw.probs[k].argmax())])
+            tags.append([labels.tags[t] for t in raw.paths[k]] + ["O"] * (length - len(raw.paths[k])))
+        else:
+            intents.append(scope.OUT_OF_SCOPE)
+            tags.append(["O"] * length)
+    return intents, tags
+
 
 class Parser:
-    """A loaded model folder. Thread-safe: onnxruntime sessions may be run concurrently."""
+    """A loaded model folder. Thread-safe: onnxruntime sessions may be run concurrently.
+
+    A link to a folder (the store's `current`) is resolved once, first: every
+    file is read from the same version, and `version` names the one loaded even
+    after the link moves on.
+    """
 
     def __init__(self, folder: Path | str, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None, threshold: float | None = None):
         import onnxruntime as ort
 
-        from assistant.intents.schema import Domain
-
-        self.folder = Path(folder)
+        self.folder = Path(folder).resolve()
         self.metadata, self.labels = bundle.check_folder(self.folder)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -62,7 +127,7 @@ class Parser:
             self.domain = Domain.model_validate_json((self.folder / bundle.DOMAIN).read_bytes())
             self.scope = scope.load(self.folder, self.labels.scope) if self.labels.scope else None
         except Exception as e:  # onnxruntime, tokenizers and numpy raise their own types for corrupt files
-            raise bundle.ModelLoadError(f"{self.folder}: cannot load: {str(e).splitlines()[0]}") from None
+            raise ModelLoadError(f"{self.folder}: cannot load: {str(e).splitlines()[0]}") from None
         self.rules = Transitions(self.labels.start, self.labels.transitions, self.labels.end)
         self.threshold = threshold
         """Out-of-scope threshold overriding the model's own (config); a request may override both."""
@@ -70,18 +135,14 @@ class Parser:
 
     @property
     def version(self) -> str:
-        return self.folder.resolve().name
+        """The name of the model folder loaded (the store's version name)."""
+        return self.folder.name
 
     def run(self, utterances: list[list[str]]) -> Raw:
         """Model outputs for pre-split utterances."""
         batch = featurize(self.tokenizer, utterances)
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
-        _, paths, tag_probs = decode_batch(logits, scores, batch.word_pos, batch.word_mask, self.rules)
-        if self.scope is not None:
-            probs, oos = self.scope.score(logits, pooled)
-        else:
-            probs, oos = softmax(logits.astype(np.float32)), None
-        return Raw(logits, probs, oos, paths, tag_probs, pooled)
+        return Raw.decode(logits, scores, pooled, batch, self.rules, self.scope)
 
     def parse(self, text: str, threshold: float | None = None) -> ParseResult:
         return self.parse_batch([text], threshold=threshold)[0]
@@ -150,17 +211,7 @@ class Parser:
 
     def outputs(self, examples: list[Example], batch_size: int = 64) -> Raw:
         """Model outputs for examples whose words are given, in their order, as one `Raw`."""
-        raws = [self.run([e.tokens for e in examples[i : i + batch_size]]) for i in range(0, len(examples), batch_size)]
-        if not raws:
-            return Raw(np.zeros((0, len(self.labels.intents))), np.zeros((0, len(self.labels.intents))), None, [], [], np.zeros((0, 0)))
-        return Raw(
-            logits=np.concatenate([r.logits for r in raws]),
-            probs=np.concatenate([r.probs for r in raws]),
-            oos_scores=None if raws[0].oos_scores is None else np.concatenate([r.oos_scores for r in raws]),
-            paths=[p for r in raws for p in r.paths],
-            tag_probs=[p for r in raws for p in r.tag_probs],
-            pooled=np.concatenate([r.pooled for r in raws]),
-        )
+        return outputs(self.run, [e.tokens for e in examples], len(self.labels.intents), batch_size)
 
     def predict(self, examples: list[Example], raw: Raw, reject: bool = True, threshold: float | None = None) -> tuple[list[str], list[list[str]]]:
         """Intents and tags from `outputs(examples)`, as `parse` would decide them.
@@ -168,16 +219,7 @@ class Parser:
         With `reject`, an utterance judged out of scope is predicted as
         `out_of_scope` with no slots; without, every utterance keeps its top intent.
         """
-        accepted = self.accepted(raw, threshold) if reject else np.ones(len(examples), dtype=bool)
-        intents, tags = [], []
-        for k, e in enumerate(examples):
-            if accepted[k]:
-                intents.append(self.labels.intents[int(raw.probs[k].argmax())])
-                tags.append([self.labels.tags[t] for t in raw.paths[k]] + ["O"] * (len(e.tokens) - len(raw.paths[k])))
-            else:
-                intents.append(scope.OUT_OF_SCOPE)
-                tags.append(["O"] * len(e.tokens))
-        return intents, tags
+        return decide(raw, self.labels, [len(e.tokens) for e in examples], self.accepted(raw, threshold) if reject else None)
 
     def evaluate(self, examples: list[Example], reject: bool = True, threshold: float | None = None, raw: Raw | None = None) -> Metrics:
         """Score the model on labelled examples (benchmark datasets keep their own tokenisation).

@@ -7,6 +7,10 @@ others and never touches the one in service; activating a version re-points
 new one, never neither. A version is checked by loading it fully before the
 pointer moves: a corrupt, incomplete or too-new folder is refused with its
 reason while the served model stays as it was.
+
+`ensure_model` is what every entry point calls to find the model it should
+use: the pinned folder, else the current version, trained from the configured
+intents on first use.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from assistant.config import Settings, TrainConfig
 from assistant.nlu import bundle
-from assistant.nlu.bundle import ModelLoadError
+from assistant.nlu.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +127,8 @@ def point(store: Path, version: str) -> None:
         raise
 
 
-def train_version(store: Path, data: Path, encoder: Path | None = None, config=None, make_current: bool = True, progress=None):
+def train_version(store: Path, data: Path, encoder: Path | None = None, config: TrainConfig | None = None, make_current: bool = True,
+                  progress=None):
     """Train a new version into the store from `data` and, with `make_current`, activate it; returns (version, `Trained`).
 
     The version in service is untouched until the new one is complete and loads:
@@ -137,3 +143,34 @@ def train_version(store: Path, data: Path, encoder: Path | None = None, config=N
     if make_current:
         activate(store, version)
     return version, trained
+
+
+def model_folder(settings: Settings) -> Path:
+    """The folder the settings name: `nlu.model` when pinned, else the store's `current` pointer (not resolved)."""
+    return settings.path(settings.nlu.model) or settings.path(settings.nlu.models) / CURRENT
+
+
+def ensure_model(settings: Settings) -> Path:
+    """The model folder to use: `nlu.model` when pinned, else the store's current version.
+
+    On first use (an empty store) the model is trained from the configured
+    intents and made current; a store with versions but no valid pointer gets
+    its newest valid version activated. `ModelLoadError` when there is no model
+    and none can be made.
+    """
+    folder = model_folder(settings)
+    if folder.is_dir():
+        return folder
+    if settings.nlu.model:
+        raise ModelLoadError(f"no model at {folder}; train one with: assistant train INTENTS --out {folder}")
+    models = settings.path(settings.nlu.models)
+    valid = [v for v in versions(models) if v.valid]
+    if valid:
+        log.warning("%s does not point at a model: activating the newest valid version, %s", folder, valid[0].version)
+        return activate(models, valid[0].version)
+    intents = settings.path(settings.nlu.intents)
+    if not intents or not intents.exists():
+        raise ModelLoadError(f"no model in {models} and no intents at {intents} to train one from")
+    log.info("no model in %s yet: training one from %s (once; a few minutes)", models, intents)
+    train_version(models, intents, settings.path(settings.nlu.encoder), settings.train)
+    return folder

@@ -1,11 +1,13 @@
 """The REST API and web console over HTTP (`assistant serve`).
 
-    app.py       the Flask app: endpoints, errors, CORS
-    api.py       endpoint declarations -> validation and the OpenAPI document
-    schemas.py   every request and response body (shared with `assistant.client`)
-    service.py   the model in service and its hot swap
-    stream.py    the WebSocket for streamed audio
-    jobs.py      retraining in the background
-    metrics.py   Prometheus
-    serve.py     gunicorn (production) or Flask's development server
+    app.py        `create_app`: the Flask app, its areas, metrics and CORS
+    endpoints/    the endpoints, one blueprint per area (service, parse, speech, models)
+    api.py        endpoint declarations -> validation and the OpenAPI document
+    errors.py     every failure as JSON: the one mapping of errors to statuses
+    schemas.py    every request and response body (shared with `assistant.client`)
+    jobs.py       retraining in the background
+    metrics.py    Prometheus
+    serve.py      gunicorn (production) or Flask's development server
+
+The model in service and its hot swap are `assistant.speech.service`, shared with the daemon.
 """

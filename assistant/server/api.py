@@ -1,11 +1,12 @@
 """Endpoints declared once: the route, its pydantic body and responses, the errors it may answer.
 
-`Api.operation` registers a Flask view and, from the same declaration, its
-OpenAPI entry, so the document at `/openapi.json` cannot disagree with what
-the server checks. A declared body is read as JSON and validated before the
-view runs (400 for bad JSON, 415 for another content type, 422 for a body
+Each area of the API (`endpoints/`) is an `Endpoints`: a Flask blueprint
+whose `operation` decorator registers a view and, from the same declaration,
+its OpenAPI entry, so the document at `/openapi.json` cannot disagree with
+what the server checks. A declared body is read as JSON and validated before
+the view runs (400 for bad JSON, 415 for another content type, 422 for a body
 that does not match); a view returns a pydantic model and gets JSON back.
-Every failure leaves as `schemas.Error`, whatever raised it.
+Views reach the app's settings and model service through `state()`.
 """
 
 from __future__ import annotations
@@ -13,36 +14,45 @@ from __future__ import annotations
 import functools
 import hmac
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from assistant.server.schemas import Error, ErrorBody
-
-REASONS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
-           413: "too_large", 415: "unsupported_media_type", 422: "invalid", 500: "internal_error", 503: "not_ready"}
-DESCRIPTIONS = {400: "Malformed request (e.g. invalid JSON).", 401: "Missing or wrong bearer token.", 404: "No such resource.",
-                409: "Conflicts with work in progress.", 413: "Request too large (bytes, text length, batch size or audio seconds).",
-                415: "Unsupported content type.", 422: "Well-formed, but not a valid request.", 503: "Not ready: no model loaded, or the feature is unavailable."}
+from assistant.config import Settings
+from assistant.server.errors import DESCRIPTIONS, REASONS, ApiError
+from assistant.server.schemas import Error, IntentsResponse
+from assistant.speech.service import Service
 
 
-class ApiError(Exception):
-    """A failure to answer with `status` and a stable `code`; the message is for people."""
+@dataclass
+class AppState:
+    """What the views of one app share: its settings, the model in service, where training jobs live."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, details: list[dict] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.details = status, code or REASONS.get(status, "error"), details
+    settings: Settings
+    service: Service
+    jobs: Path
+    """Folder of the training jobs (shared by the workers of one `assistant serve`)."""
+    tokens: list[bytes]
+    openapi: dict
+    """The OpenAPI document of every endpoint."""
+    intents: dict[str, IntentsResponse] = field(default_factory=dict)
+    """`GET /v1/intents` of the version in service, computed on first ask."""
 
 
-def error_response(status: int, message: str, code: str | None = None, details: list[dict] | None = None, headers=None) -> Response:
-    body = Error(error=ErrorBody(status=status, code=code or REASONS.get(status, "error"), message=message, details=details))
-    response = Response(body.model_dump_json(exclude_none=True), status=status, mimetype="application/json")
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="assistant"'
-    for k, v in (headers or {}).items():
-        response.headers[k] = v
-    return response
+def state() -> AppState:
+    return current_app.extensions["assistant"]
+
+
+def authorized(token: str | None = None) -> bool:
+    """No tokens configured, or the request's bearer token (else `token`, e.g. from a WebSocket message) is one of them."""
+    tokens = state().tokens
+    if not tokens:
+        return True
+    scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+    given = [g.encode() for g in (bearer.strip() if scheme.lower() == "bearer" else "", token or "") if g]
+    return any(hmac.compare_digest(g, t) for g in given for t in tokens)  # constant time: no timing oracle
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:
@@ -67,80 +77,33 @@ class Operation:
     description: str = ""
 
 
-class Api:
-    def __init__(self, app: Flask, tokens: list[str]):
-        self.app = app
-        self.tokens = [t.encode() for t in tokens]
+class Endpoints:
+    """One area of the API: a Flask blueprint and the declarations its OpenAPI entries come from."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.blueprint = Blueprint(name, __name__)
         self.operations: list[Operation] = []
 
-    def authorized(self, token: str | None = None) -> bool:
-        """No tokens configured, or the request's bearer token (else `token`, e.g. from a WebSocket message) is one of them."""
-        if not self.tokens:
-            return True
-        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
-        given = [g.encode() for g in (bearer.strip() if scheme.lower() == "bearer" else "", token or "") if g]
-        return any(hmac.compare_digest(g, t) for g in given for t in self.tokens)  # constant time: no timing oracle
-
-    def operation(self, rule: str, method: str, summary: str, tag: str, **options):
+    def operation(self, rule: str, method: str, summary: str, tag: str | None = None, **options):
         """Register a view; its body model (if any) is validated and passed as the `body` argument."""
-        op = Operation(rule, method, summary, tag, **options)
+        op = Operation(rule, method, summary, tag or self.name, **options)
         self.operations.append(op)
 
         def wrap(view):
             @functools.wraps(view)
             def handler(**kwargs):
-                if op.auth and not self.authorized():
+                if op.auth and not authorized():
                     raise ApiError(401, "a valid bearer token is required: Authorization: Bearer <token>")
                 if op.body is not None:
                     kwargs["body"] = read_body(op.body)
                 result = view(**kwargs)
                 return json_response(result) if isinstance(result, BaseModel) else result
 
-            self.app.add_url_rule(rule, endpoint=f"{method.lower()}:{rule}", view_func=handler, methods=[method])
+            self.blueprint.add_url_rule(rule, endpoint=f"{method.lower()}:{rule}", view_func=handler, methods=[method])
             return handler
 
         return wrap
-
-    def openapi(self, title: str, version: str) -> dict:
-        """The OpenAPI 3.1 document of every registered operation."""
-        models = {Error}
-        for op in self.operations:
-            models.update(m for m in (op.body, op.response) if m is not None)
-        keys = [(m, "validation") for m in models if any(op.body is m for op in self.operations)]
-        keys += [(m, "serialization") for m in models if m is Error or any(op.response is m for op in self.operations)]
-        refs, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}")
-        paths: dict = {}
-        for op in self.operations:
-            entry: dict = {"summary": op.summary, "tags": [op.tag], "operationId": _operation_id(op), "responses": {}}
-            if op.description:
-                entry["description"] = op.description
-            if op.parameters:
-                entry["parameters"] = op.parameters
-            if op.body is not None:
-                entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
-            elif op.request_content:
-                entry["requestBody"] = {"required": True, "content": op.request_content}
-            if op.response is not None:
-                entry["responses"]["200"] = {"description": "OK", "content": {"application/json": {"schema": refs[(op.response, "serialization")]}}}
-            else:
-                entry["responses"]["200"] = {"description": "OK", "content": op.response_content or {}}
-            statuses = set(op.errors) | ({401} if op.auth and self.tokens else set())
-            if op.body is not None:
-                statuses |= {400, 413, 415, 422}
-            for status in sorted(statuses):
-                entry["responses"][str(status)] = {"description": DESCRIPTIONS.get(status, REASONS.get(status, "Error")),
-                                                   "content": {"application/json": {"schema": refs[(Error, "serialization")]}}}
-            if op.auth and self.tokens:
-                entry["security"] = [{"bearer": []}]
-            paths.setdefault(op.rule.replace("<", "{").replace(">", "}"), {})[op.method.lower()] = entry
-        spec = {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
-                "components": {"schemas": defs.get("$defs", {}), "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}
-        return spec
-
-
-def _operation_id(op: Operation) -> str:
-    words = [w.strip("<>{}") for w in op.rule.strip("/").replace("-", "_").split("/") if w]
-    return op.method.lower() + "_" + "_".join(words or ["root"])
 
 
 def read_body(model: type[BaseModel]) -> BaseModel:
@@ -157,3 +120,44 @@ def read_body(model: type[BaseModel]) -> BaseModel:
         details = [{"loc": [str(p) for p in err["loc"]], "msg": err["msg"], "type": err["type"]} for err in errors]
         where = ".".join(details[0]["loc"]) or "body"
         raise ApiError(422, f"{where}: {details[0]['msg']}", details=details) from None
+
+
+def openapi(operations: list[Operation], secured: bool, title: str, version: str) -> dict:
+    """The OpenAPI 3.1 document of `operations`; `secured`: the server requires bearer tokens."""
+    models = {Error}
+    for op in operations:
+        models.update(m for m in (op.body, op.response) if m is not None)
+    keys = [(m, "validation") for m in models if any(op.body is m for op in operations)]
+    keys += [(m, "serialization") for m in models if m is Error or any(op.response is m for op in operations)]
+    refs, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}")
+    paths: dict = {}
+    for op in operations:
+        entry: dict = {"summary": op.summary, "tags": [op.tag], "operationId": _operation_id(op), "responses": {}}
+        if op.description:
+            entry["description"] = op.description
+        if op.parameters:
+            entry["parameters"] = op.parameters
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
+        elif op.request_content:
+            entry["requestBody"] = {"required": True, "content": op.request_content}
+        if op.response is not None:
+            entry["responses"]["200"] = {"description": "OK", "content": {"application/json": {"schema": refs[(op.response, "serialization")]}}}
+        else:
+            entry["responses"]["200"] = {"description": "OK", "content": op.response_content or {}}
+        statuses = set(op.errors) | ({401} if op.auth and secured else set())
+        if op.body is not None:
+            statuses |= {400, 413, 415, 422}
+        for status in sorted(statuses):
+            entry["responses"][str(status)] = {"description": DESCRIPTIONS.get(status, REASONS.get(status, "Error")),
+                                               "content": {"application/json": {"schema": refs[(Error, "serialization")]}}}
+        if op.auth and secured:
+            entry["security"] = [{"bearer": []}]
+        paths.setdefault(op.rule.replace("<", "{").replace(">", "}"), {})[op.method.lower()] = entry
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
+            "components": {"schemas": defs.get("$defs", {}), "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}
+
+
+def _operation_id(op: Operation) -> str:
+    words = [w.strip("<>{}") for w in op.rule.strip("/").replace("-", "_").split("/") if w]
+    return op.method.lower() + "_" + "_".join(words or ["root"])

@@ -25,6 +25,11 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from assistant.intents import load_domain
+from assistant.intents.errors import IntentFileError
+from assistant.nlu import store
 from assistant.server.schemas import TrainJob, TrainRequest
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,9 @@ STATE = "job.json"
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.ya?ml$")
 
 
-class JobError(Exception):
+class JobError(AssistantError):
+    """A training request refused, with the HTTP status to answer it with."""
+
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
@@ -68,7 +75,7 @@ def _alive(folder: Path) -> bool:
         return True
 
 
-def submit(jobs: Path, settings, request: TrainRequest) -> TrainJob:
+def submit(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
     """Check the upload, write it into a job folder and start training it; 409 while another job runs."""
     import importlib.util
 
@@ -85,10 +92,7 @@ def submit(jobs: Path, settings, request: TrainRequest) -> TrainJob:
         return _start(jobs, settings, request)
 
 
-def _start(jobs: Path, settings, request: TrainRequest) -> TrainJob:
-    from assistant.intents import load_domain
-    from assistant.intents.errors import IntentFileError
-
+def _start(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
     job_id = uuid.uuid4().hex[:12]
     folder = jobs / job_id
     intents = folder / "intents"
@@ -118,12 +122,9 @@ def _start(jobs: Path, settings, request: TrainRequest) -> TrainJob:
 
 def run(folder: Path) -> int:
     """The job process: train a new version, check it, activate it when asked; the state file tells how far it got."""
-    from assistant.cli import train_config
-    from assistant.config import Settings
-    from assistant.nlu import store
-
     os.nice(10)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("assistant").setLevel(logging.INFO)
     job = TrainJob.model_validate_json((folder / STATE).read_bytes())
     saved = json.loads((folder / "settings.json").read_text())
     settings = Settings.model_validate(saved["settings"])
@@ -143,7 +144,7 @@ def run(folder: Path) -> int:
 
     update(state="running", stage="preparing")
     try:
-        config = train_config(settings, threads=1, **saved["overrides"])
+        config = settings.train.updated(threads=1, **saved["overrides"])
         models = settings.path(settings.nlu.models)
         version, _ = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
                                          make_current=False, progress=progress)

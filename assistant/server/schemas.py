@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.nlu.result import ParseResult
 from assistant.nlu.store import ModelVersion
-from assistant.speech.pipeline import RecognizeResult
+from assistant.speech.result import RecognizeResult
 
 
 class Request(BaseModel):

@@ -20,10 +20,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
 log = logging.getLogger(__name__)
 
 
-class ServeError(Exception):
+class ServeError(AssistantError):
     """A server that must not start as configured; the message says why and what to change."""
 
 
@@ -36,7 +39,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check(settings) -> None:
+def check(settings: Settings) -> None:
     s = settings.server
     if not is_loopback(s.host) and not s.tokens:
         raise ServeError(f"serving on {s.host} reaches beyond this machine, so it needs bearer tokens: set [server] tokens in "
@@ -45,19 +48,19 @@ def check(settings) -> None:
         raise ServeError("bearer tokens must be at least 16 characters long")
 
 
-def serve(settings, dev: bool = False, access_log: bool = False) -> None:
+def serve(settings: Settings, dev: bool = False, access_log: bool = False) -> None:
     """Serve until SIGTERM/SIGINT. The runtime folder (jobs, uploads, metrics) is private and removed on exit."""
     check(settings)
     master = os.getpid()
     runtime = Path(tempfile.mkdtemp(prefix="assistant-server-"))
-    os.environ["ASSISTANT_SERVER_RUNTIME"] = str(runtime)
     try:
         if dev:
-            _serve_dev(settings)
+            _serve_dev(settings, runtime)
         else:
             (runtime / "metrics").mkdir()
+            # prometheus_client reads its multi-process folder from the environment, in every worker.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(runtime / "metrics")
-            _serve_gunicorn(settings, access_log, runtime / "metrics")
+            _serve_gunicorn(settings, access_log, runtime)
     finally:
         if os.getpid() == master:  # a gunicorn worker leaves through this frame too (SystemExit after fork)
             shutil.rmtree(runtime, ignore_errors=True)
@@ -68,18 +71,18 @@ def _ready_line(settings, what: str) -> None:
     print(f"assistant serve: http://{s.host}:{s.port}/ ({what}); API docs at /docs", file=sys.stderr, flush=True)
 
 
-def _serve_dev(settings) -> None:
+def _serve_dev(settings: Settings, runtime: Path) -> None:
     from assistant.server.app import create_app
 
-    app = create_app(settings)
-    service = app.extensions["assistant"]["service"]
+    app = create_app(settings, runtime=runtime)
+    service = app.extensions["assistant"].service
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=service.reload, daemon=True).start())
     log.warning("Flask development server: for trying things out only; drop --dev to serve with gunicorn")
     _ready_line(settings, "development server")
     app.run(settings.server.host, settings.server.port, threaded=True, use_reloader=False)
 
 
-def _serve_gunicorn(settings, access_log: bool, metrics: Path) -> None:
+def _serve_gunicorn(settings: Settings, access_log: bool, runtime: Path) -> None:
     from gunicorn.app.base import BaseApplication
 
     s = settings.server
@@ -90,7 +93,7 @@ def _serve_gunicorn(settings, access_log: bool, metrics: Path) -> None:
     def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid, str(metrics))
+        multiprocess.mark_process_dead(worker.pid, str(runtime / "metrics"))
 
     class Application(BaseApplication):
         def load_config(self):
@@ -105,6 +108,6 @@ def _serve_gunicorn(settings, access_log: bool, metrics: Path) -> None:
             from assistant.server.app import create_app
 
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True)
-            return create_app(settings)
+            return create_app(settings, runtime=runtime)
 
     Application().run()

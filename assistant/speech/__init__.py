@@ -1,5 +1,15 @@
 """Speech to text on the device (Vosk, pocketsphinx), audio input, and audio to intents.
 
+    audio.py          files, raw PCM and the microphone, checked, as `Audio`
+    recognizer.py     what an engine is (the `Recognizer` and `Stream` protocols) and the checks engines share
+    result.py         `Transcript` and `RecognizeResult`, the schemas speech returns
+    grammar.py        the domain's sentences as recognisers take them (domain-biased recognition)
+    vosk_engine.py    Vosk, any Vosk model folder
+    sphinx_engine.py  pocketsphinx, English out of the box
+    engines.py        which engines this machine has; loading the chosen one
+    pipeline.py       audio in, understanding out, with timings
+    service.py        the model in service: followed from the store, swapped whole (REST server and daemon)
+
 Import from here; the modules behind may move. Names load on first use, so the
 CLI does not pay for numpy and the engines on commands that do not speak.
 """
@@ -8,9 +18,11 @@ from importlib import import_module
 
 _EXPORTS = {
     "Audio": "audio", "AudioError": "audio", "load_audio": "audio", "from_pcm": "audio", "resample": "audio", "microphone": "audio",
-    "EngineInfo": "engines", "Recognizer": "engines", "SpeechError": "engines", "Transcript": "engines", "WordTiming": "engines",
-    "find_engines": "engines", "load_recognizer": "engines", "transcribe": "engines",
-    "Pipeline": "pipeline", "RecognizeResult": "pipeline", "Timings": "pipeline", "load_pipeline": "pipeline", "listen": "pipeline",
+    "Recognizer": "recognizer", "SpeechError": "recognizer", "Transcript": "result", "WordTiming": "result",
+    "RecognizeResult": "result", "Timings": "result",
+    "EngineInfo": "engines", "find_engines": "engines", "load_recognizer": "engines",
+    "Pipeline": "pipeline", "transcribe": "pipeline", "listen": "pipeline",
+    "Service": "service", "SpeechOptions": "service",
 }
 __all__ = sorted(_EXPORTS)
 

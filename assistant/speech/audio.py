@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.errors import AssistantError
+
 log = logging.getLogger(__name__)
 
 FILE_FORMATS = {"WAV", "FLAC", "OGG"}
@@ -25,7 +27,7 @@ RAW_SUFFIXES = {".raw", ".pcm", ".s16", ".s16le"}
 MAX_RATE = 384_000
 
 
-class AudioError(ValueError):
+class AudioError(AssistantError):
     """Audio that cannot be recognised; the message says what is wrong with it."""
 
 

@@ -1,43 +1,52 @@
 """Audio in, understanding out: speech recognition then the NLU, with what each step cost.
 
-One `Pipeline` serves the CLI, the microphone loop, the daemon and the
-benchmark, so they all measure and report the same thing. A spoken command and
-a typed one give the same result schema, the NLU's `ParseResult`, with the
-transcript and timings added.
+One `Pipeline` serves the CLI, the microphone loop, the daemon, the REST API
+and the benchmark, so they all measure and report the same thing. A spoken
+command and a typed one give the same result schema, the NLU's `ParseResult`,
+with the transcript and timings added (`result.RecognizeResult`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
 
-from pydantic import BaseModel, Field
+import numpy as np
 
-from assistant.nlu.result import ParseResult
+from assistant.nlu.runtime import Parser
 from assistant.speech.audio import Audio, resample
-from assistant.speech.engines import PAD_SECONDS, Mode, Recognizer, Stream, Transcript, shift_words, transcribe
+from assistant.speech.recognizer import Mode, Recognizer, SpeechError, Stream
+from assistant.speech.result import RecognizeResult, Timings, Transcript
 
 log = logging.getLogger(__name__)
 
-
-class Timings(BaseModel):
-    audio_s: float | None = Field(None, description="Length of the audio; null for text input.")
-    asr_ms: float | None = Field(None, description="Speech recognition time; null for text input.")
-    nlu_ms: float = Field(description="Parse time of the transcript.")
-    latency_ms: float = Field(description="From the end of the audio (or the text) to the result: what a user waits.")
+PAD_SECONDS = 0.25
+"""Silence put around a clip: decoders adapt to the background in the first frames, and a clip
+cut right at the first word (as synthesised speech is) loses that word without it."""
 
 
-class RecognizeResult(ParseResult):
-    """A `ParseResult` of what was said, with the transcript it was parsed from and the time it took."""
-
-    asr: Transcript | None = Field(None, description="The transcript, its confidence, word timings and the mode that produced it; null for text input.")
-    timings: Timings
+def transcribe(recognizer: Recognizer, audio: Audio, mode: Mode | None = None, chunk_seconds: float = 0.1) -> Transcript:
+    """A whole clip at once, fed in chunks as a microphone would (so results match streaming exactly)."""
+    audio = resample(audio, recognizer.rate)
+    pad = bytes(2 * int(recognizer.rate * PAD_SECONDS))
+    stream = recognizer.stream(mode, partials=False)
+    try:
+        pcm = pad + audio.pcm + pad
+        step = 2 * max(1, int(recognizer.rate * chunk_seconds))
+        for start in range(0, len(pcm), step):
+            stream.feed(pcm[start : start + step])
+        transcript = stream.finish()
+    except BaseException:
+        stream.close()
+        raise
+    return transcript.shifted(-PAD_SECONDS, audio.seconds)
 
 
 class Pipeline:
-    """A recogniser and a parser, loaded once. Thread-safe, like both of them."""
+    """A recogniser (None: text only) and a parser, loaded once. Thread-safe, like both of them."""
 
-    def __init__(self, recognizer: Recognizer | None, parser, mode: Mode | None = None):
+    def __init__(self, recognizer: Recognizer | None, parser: Parser, mode: Mode | None = None):
         self.recognizer = recognizer
         self.parser = parser
         self.mode = mode
@@ -75,12 +84,12 @@ class Pipeline:
                           nlu_ms=round((done - nlu_started) * 1000, 2), latency_ms=round((done - since) * 1000, 2))
         return RecognizeResult(**parsed.model_dump(), asr=transcript, timings=timings)
 
-    def stream(self, mode: Mode | None = None, partials: bool = True) -> "PipelineStream":
+    def stream(self, mode: Mode | None = None, partials: bool = True) -> PipelineStream:
         return PipelineStream(self, self._need_recognizer().stream(self._mode(mode), partials))
 
     def _need_recognizer(self) -> Recognizer:
         if self.recognizer is None:
-            raise ValueError("this pipeline has no speech recogniser (text only)")
+            raise SpeechError("this pipeline has no speech recogniser (text only)")
         return self.recognizer
 
 
@@ -118,7 +127,7 @@ class PipelineStream:
             self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
         transcript = self.stream.finish()
         if self.padded:
-            transcript = shift_words(transcript, -PAD_SECONDS, self.seconds)
+            transcript = transcript.shifted(-PAD_SECONDS, self.seconds)
         self.asr_ms += (time.perf_counter() - started) * 1000
         return self.pipeline.understand(transcript, self.seconds, self.asr_ms, started)
 
@@ -126,32 +135,16 @@ class PipelineStream:
         self.stream.close()
 
 
-def load_pipeline(settings, engine: str | None = None, vosk_model: str | None = None, model: str | None = None,
-                  mode: Mode | None = None, speech: bool = True) -> Pipeline:
-    """The NLU model of the settings (trained on first use) and, with `speech`, the chosen engine biased to its domain."""
-    from pathlib import Path
-
-    from assistant.cli import ensure_model
-    from assistant.nlu.runtime import Parser
-    from assistant.speech.engines import load_recognizer
-
-    folder = Path(model) if model else ensure_model(settings)
-    parser = Parser(folder, threads=settings.nlu.threads or None)
-    recognizer = load_recognizer(settings, parser.domain, engine, vosk_model) if speech else None
-    return Pipeline(recognizer, parser, mode or settings.speech.mode)
-
-
-def listen(pipeline, blocks, max_seconds: float = 30.0, on_partial=None, rate: int | None = None):
+def listen(pipeline: Pipeline | Callable[[], Pipeline], blocks: Iterable[bytes], max_seconds: float = 30.0,
+           on_partial: Callable[[str], None] | None = None, rate: int | None = None) -> Iterator[RecognizeResult]:
     """Utterances from a stream of 16-bit mono PCM blocks at the recogniser's rate (the microphone), one result each.
 
     `rate` is the blocks' sample rate (default: the recogniser's).
     `pipeline` is a `Pipeline` or a function returning the current one (the
-    daemon swaps its pipeline on reload; each utterance starts on the newest).
+    daemon swaps its pipeline when the model changes; each utterance starts on the newest).
     An utterance ends when the engine hears its end (trailing silence) or at
     `max_seconds`; silence alone yields nothing.
     """
-    import numpy as np
-
     current = pipeline if callable(pipeline) else (lambda: pipeline)
     stream = current().stream()
     for block in blocks:

@@ -22,9 +22,10 @@ import threading
 import unicodedata
 import weakref
 
-from assistant.speech.audio import AudioError, NoiseFloor, check_rate
-from assistant.speech.engines import Mode, SpeechError, Transcript, WordTiming, check_mode
+from assistant.speech.audio import NoiseFloor, check_rate
 from assistant.speech.grammar import sample_phrases
+from assistant.speech.recognizer import Mode, SpeechError, check_chunk, check_mode
+from assistant.speech.result import Transcript, WordTiming
 
 log = logging.getLogger(__name__)
 
@@ -221,14 +222,9 @@ class SphinxStream:
         """Byte offsets in the audio of the first and last frames the VAD took for speech."""
 
     def feed(self, pcm: bytes) -> str | None:
-        if self._decoder is None:
-            raise SpeechError("this utterance is finished; start a new stream")
-        if len(pcm) % 2:
-            raise AudioError(f"{len(pcm)} bytes is not a whole number of 16-bit samples")
+        check_chunk(pcm, len(self._audio), self.recognizer.rate, self.recognizer.max_seconds, finished=self._decoder is None)
         if not pcm:
             return None
-        if len(self._audio) + len(pcm) > 2 * self.recognizer.rate * self.recognizer.max_seconds:
-            raise AudioError(f"utterance longer than the {self.recognizer.max_seconds:g} s allowed")
         pcm = self._floor.add(pcm)
         self._audio += pcm
         self._track_speech(pcm)
@@ -283,10 +279,7 @@ class SphinxStream:
                     words = [_timing(seg, offset) for seg in decoder.seg() if not seg.word.startswith(("<", "[", "+"))]
         finally:
             self._release()
-        text = " ".join(w.word for w in words)
-        confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
-        return Transcript(text=text, confidence=round(confidence, 4), words=words, engine="pocketsphinx",
-                          model=self.recognizer.model, mode=self.mode)
+        return Transcript.of_words(words, "pocketsphinx", self.recognizer.model, self.mode)
 
     def _speech_span(self) -> tuple[int, int]:
         """The part of the audio the final pass decodes: speech and half a second around it.

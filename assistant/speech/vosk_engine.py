@@ -24,9 +24,10 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from assistant.speech.audio import AudioError, NoiseFloor, check_rate
-from assistant.speech.engines import Mode, SpeechError, Transcript, WordTiming, check_mode, is_vosk_model
+from assistant.speech.audio import NoiseFloor, check_rate
 from assistant.speech.grammar import sample_phrases
+from assistant.speech.recognizer import Mode, SpeechError, check_chunk, check_mode
+from assistant.speech.result import Transcript, WordTiming
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ MAX_PHRASES = 5000
 MAX_PHRASE_CHARS = 1000
 KALDI_DITHER = 1.0
 """Kaldi's default dither (one sample unit of noise), added by `NoiseFloor` instead: the same, but repeatable."""
+
+
+def is_vosk_model(folder: Path) -> bool:
+    return (folder / "am" / "final.mdl").is_file() and (folder / "conf" / "mfcc.conf").is_file()
 
 
 def model_modes(folder: Path) -> list[Mode]:
@@ -213,16 +218,9 @@ class VoskStream:
         self.mode = "domain"
 
     def feed(self, pcm: bytes) -> str | None:
-        if self._native is None:
-            raise SpeechError("this utterance is finished; start a new stream")
-        if not isinstance(pcm, (bytes, bytearray, memoryview)):
-            raise AudioError(f"audio must be bytes of 16-bit PCM, not {type(pcm).__name__}")
-        if len(pcm) % 2:
-            raise AudioError(f"{len(pcm)} bytes is not a whole number of 16-bit samples")
+        check_chunk(pcm, self._fed, self.recognizer.rate, self.recognizer.max_seconds, finished=self._native is None)
         if not pcm:
             return None
-        if self._fed + len(pcm) > 2 * self.recognizer.rate * self.recognizer.max_seconds:
-            raise AudioError(f"utterance longer than the {self.recognizer.max_seconds:g} s allowed")
         self._fed += len(pcm)
         if self._native.AcceptWaveform(self._floor.add(bytes(pcm))):
             self._segments.append(json.loads(self._native.Result()))
@@ -246,10 +244,8 @@ class VoskStream:
         words = [WordTiming(word=w["word"], start=round(w["start"], 2), end=round(w["end"], 2),
                             confidence=round(float(w.get("conf", 1.0)), 4))
                  for segment in self._segments for w in segment.get("result", []) if w.get("word") != "[unk]"]
-        text = " ".join(w.word for w in words) if words else " ".join(s.get("text", "") for s in self._segments).strip()
-        confidence = sum(w.confidence for w in words) / len(words) if words else 0.0
-        return Transcript(text=text, confidence=round(confidence, 4), words=words, engine="vosk",
-                          model=self.recognizer.model, mode=self.mode)
+        text = None if words else " ".join(s.get("text", "") for s in self._segments).strip()
+        return Transcript.of_words(words, "vosk", self.recognizer.model, self.mode, text)
 
     def close(self) -> None:
         self._native = None

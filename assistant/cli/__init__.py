@@ -1,0 +1,53 @@
+"""`assistant`: the command line, the top layer; the only place argparse lives.
+
+    nlu.py      train, evaluate, parse
+    speech.py   transcribe, recognize, listen, models
+    daemon.py   daemon (Wyoming)
+    serve.py    serve (REST API and web console)
+    client.py   client: ask a running daemon, or with --url a REST server
+    common.py   what the commands share: settings from flags, audio and engine options, `UsageError`
+
+Results go to stdout as JSON (one object a line for `parse -` and `listen`),
+logs and progress bars to stderr, so the output pipes cleanly into other tools.
+Every `AssistantError` is printed as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from assistant.cli import client, daemon, nlu, serve, speech
+from assistant.errors import AssistantError
+
+log = logging.getLogger("assistant")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="On-device voice-assistant intent service.")
+    parser.add_argument("--config", help="config file (default: $ASSISTANT_CONFIG or ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in (nlu, speech, daemon, client, serve):
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        return args.run(args)
+    except AssistantError as e:
+        print(f"assistant: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`assistant train | evaluate | parse`: the model from intent files, scored, and used on text.
+
+torch and onnxruntime are imported by the command that needs them, so `assistant --help` and `parse` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant.cli.common import UsageError, add_model_option, settings_of
+from assistant.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from assistant.nlu import store
+    from assistant.nlu.train import train
+
+    settings = settings_of(args)
+    encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
+    config = settings.train.updated(epochs=args.epochs, seed=args.seed, max_minutes=args.max_minutes,
+                                    crf=False if args.no_crf else None, keep_fp32=args.keep_fp32 or None)
+    if args.out:
+        trained = train(Path(args.data), Path(args.out), encoder, config)
+        version = None
+    else:
+        version, trained = store.train_version(settings.path(settings.nlu.models), Path(args.data), encoder, config,
+                                               make_current=not args.no_activate)
+    print(json.dumps({"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
+                      "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
+                      "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
+    return 0
+
+
+def _headline(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("n", "intent_acc", "slot_f1", "sentence_acc")}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from assistant.intents import load_training_data
+    from assistant.nlu.evaluate import evaluate
+
+    _, train_set, dev_set, test_set = load_training_data(Path(args.data))
+    examples = {"train": train_set, "dev": dev_set, "test": test_set}[args.split]
+    if not examples:
+        raise UsageError(f"{args.data}: has no {args.split} split")
+    out = Path(args.out) if args.out else Path(args.model) / f"eval-{Path(args.data).name}-{args.split}"
+    metrics = evaluate(Path(args.model), examples, out, title=f"{Path(args.model).name} on {args.data} ({args.split})")
+    print(metrics.model_dump_json(indent=2))
+    log.info("report written to %s (metrics.json, confusion.png, reliability.png)", out)
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from assistant.nlu.runtime import Parser
+    from assistant.nlu.store import ensure_model
+
+    settings = settings_of(args)
+    parser = Parser(ensure_model(settings), threads=settings.nlu.threads or None,
+                    threshold=args.threshold if args.threshold is not None else settings.nlu.oos_threshold)
+    if args.text == ["-"]:
+        for line in sys.stdin:
+            print(parser.parse(line.rstrip("\n")).model_dump_json(), flush=True)
+        return 0
+    print(parser.parse(" ".join(args.text)).model_dump_json(indent=2))
+    return 0
+
+
+def add_commands(sub) -> None:
+    defaults = TrainConfig()
+    p = sub.add_parser("train", help="fine-tune a model on an intents folder/file or a JointBERT dataset folder")
+    p.add_argument("data", help="intents folder or file, or a dataset folder with train/dev/test")
+    p.add_argument("--out", help="model folder to write (default: a new version in the store, nlu.models, made current)")
+    p.add_argument("--no-activate", action="store_true", help="add the new version to the store without making it current")
+    p.add_argument("--encoder", help="local BERT folder to fine-tune (default: nlu.encoder, else MiniLM-L6)")
+    p.add_argument("--epochs", type=int, help=f"passes over the training data (default: train.epochs; {defaults.epochs} built in)")
+    p.add_argument("--seed", type=int, help=f"seed of the data sampling and the initialisation (default: train.seed; {defaults.seed} built in)")
+    p.add_argument("--max-minutes", type=float,
+                   help=f"stop after this many minutes, keeping the best epoch; 0: no limit (default: train.max_minutes; {defaults.max_minutes:g} built in)")
+    p.add_argument("--no-crf", action="store_true", help="softmax slot head with BIO-constrained decoding instead of a CRF")
+    p.add_argument("--keep-fp32", action="store_true", help="keep the fp32 ONNX graph beside the int8 one")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled data (JSON + confusion plot)")
+    p.add_argument("model", help="model folder")
+    p.add_argument("data", help="intents folder or file, or a dataset folder")
+    p.add_argument("--split", choices=["train", "dev", "test"], default="test", help="split to score (intent files: dev)")
+    p.add_argument("--out", help="report folder (default: MODEL/eval-DATA-SPLIT)")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("parse", help="understand text: prints the intent and slots as JSON")
+    p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
+    add_model_option(p)
+    p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
+    p.set_defaults(run=cmd_parse)

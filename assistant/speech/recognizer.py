@@ -1,0 +1,78 @@
+"""What a speech engine is: the `Recognizer` and `Stream` protocols every engine implements, and the checks
+they share before audio reaches native code.
+
+An engine module (`vosk_engine`, `sphinx_engine`) imports this module, the
+result types (`result`) and the audio helpers, nothing else of the package;
+`engines` finds and loads them, `pipeline` drives them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from assistant.errors import AssistantError
+from assistant.speech.audio import AudioError
+
+Mode = Literal["domain", "free"]
+MODES = ("domain", "free")
+
+
+class SpeechError(AssistantError):
+    """A speech engine, model or request that cannot be used; the message says which and why."""
+
+
+class Stream(Protocol):
+    """One utterance being decoded: feed audio as it arrives, then finish."""
+
+    endpoint: bool
+    """True once the engine has heard the end of an utterance (trailing silence after speech)."""
+
+    def feed(self, pcm: bytes) -> str | None:
+        """Decode 16-bit mono PCM at the recogniser's rate; return the partial transcript when it changed."""
+
+    def finish(self):
+        """The final `Transcript`; the stream cannot be fed after this."""
+
+    def close(self) -> None:
+        """Give the decoder back without a result (client went away)."""
+
+
+class Recognizer(Protocol):
+    """A loaded engine and model; makes a stream per utterance. Safe to share between threads."""
+
+    engine: str
+    model: str
+    language: str
+    rate: int
+
+    def modes(self) -> list[Mode]: ...
+
+    def stream(self, mode: Mode | None = None, partials: bool = True) -> Stream:
+        """A new utterance; `partials=False` skips live decoding when only the final transcript is wanted."""
+
+
+def check_mode(recognizer: Recognizer, mode: str | None) -> Mode:
+    """The mode to decode in: the one asked for if the recogniser has it, else its first (domain-biased when it can)."""
+    modes = recognizer.modes()
+    if mode is None:
+        return modes[0]
+    if mode not in MODES:
+        raise SpeechError(f"mode must be 'domain' or 'free', not {mode!r}")
+    if mode not in modes:
+        raise SpeechError(f"{recognizer.engine} model {recognizer.model} has no {mode} mode (it has: {', '.join(modes)})")
+    return mode  # type: ignore[return-value]
+
+
+def check_chunk(pcm, fed: int, rate: int, max_seconds: float, finished: bool) -> None:
+    """What a stream checks before feeding a chunk to its decoder: native decoders crash on what fails here.
+
+    `fed` is the bytes the utterance holds already; `finished` whether `finish` or `close` was called.
+    """
+    if finished:
+        raise SpeechError("this utterance is finished; start a new stream")
+    if not isinstance(pcm, (bytes, bytearray, memoryview)):
+        raise AudioError(f"audio must be bytes of 16-bit PCM, not {type(pcm).__name__}")
+    if len(pcm) % 2:
+        raise AudioError(f"{len(pcm)} bytes is not a whole number of 16-bit samples")
+    if fed + len(pcm) > 2 * rate * max_seconds:
+        raise AudioError(f"utterance longer than the {max_seconds:g} s allowed")
