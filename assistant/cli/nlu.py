@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.nlu import store
     from assistant.nlu.train import train
+    from assistant.speech.engines import prepare
 
     settings = settings_of(args)
     encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
@@ -31,6 +32,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         version, trained = store.train_version(settings.path(settings.nlu.models), Path(args.data), encoder, config,
                                                make_current=not args.no_activate)
+    prepare(trained.folder, settings)  # pocketsphinx's language model built now, not at the first command
     print(json.dumps({"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
                       "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
                       "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
@@ -97,4 +99,4 @@ def add_commands(sub) -> None:
     p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
     add_model_option(p)
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
-    p.set_defaults(run=cmd_parse)
+    p.set_defaults(run=cmd_parse, quiet=True)

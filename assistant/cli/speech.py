@@ -99,7 +99,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{mark} {e.engine:<13} {e.model:<28} language {e.language:<10} modes {','.join(e.modes):<12} ({e.source}){where}")
     if engines:
         print("\n* the default: used by transcribe, recognize, listen and daemon unless --engine or --vosk-model says otherwise")
-    if not any(e.engine == "vosk" and e.language in ("en", "configured") for e in engines):
+    if not any(e.engine == "vosk" and e.language == "en" for e in engines):
         print("\n" + VOSK_DOWNLOAD)
     return 0
 
@@ -108,13 +108,13 @@ def add_commands(sub) -> None:
     p = sub.add_parser("transcribe", help="speech to text: prints the transcript, word timings and confidence as JSON")
     add_audio_options(p)
     add_engine_options(p)
-    p.set_defaults(run=cmd_transcribe)
+    p.set_defaults(run=cmd_transcribe, quiet=True)
 
     p = sub.add_parser("recognize", help="speech to intent: prints the intent, slots, transcript and timings as JSON")
     add_audio_options(p)
     p.add_argument("--text", help="understand this text instead of audio (same result schema)")
     add_engine_options(p)
-    p.set_defaults(run=cmd_recognize)
+    p.set_defaults(run=cmd_recognize, quiet=True)
 
     p = sub.add_parser("listen", help="recognise commands from the microphone, one JSON line per utterance")
     p.add_argument("--device", help="input device name or index (default: speech.input_device, else the system's)")
@@ -123,4 +123,4 @@ def add_commands(sub) -> None:
 
     p = sub.add_parser("models", help="list the speech engines and models found, and how to add a Vosk model")
     p.add_argument("--json", action="store_true", help="as JSON")
-    p.set_defaults(run=cmd_models)
+    p.set_defaults(run=cmd_models, quiet=True)

@@ -4,8 +4,9 @@ Home Assistant and any Wyoming client can use it (tcp://HOST:PORT or unix://PATH
 
     describe                                   -> info (an asr and an intent program)
     transcribe, audio-start, audio-chunk*, audio-stop
-                                               -> transcript-start, transcript-chunk*, transcript-stop, transcript
+                                               -> transcript-start, transcript-chunk*, transcript, transcript-stop
     recognize {text}                           -> intent | not-recognized
+    transcript {text, context}                 -> intent | not-recognized (a conversation turn, as Home Assistant sends it)
     transcribe {context: {recognize: true}} + audio
                                                -> the transcript, then intent | not-recognized (speech to intent in one go)
 
@@ -151,17 +152,30 @@ class Daemon:
         return Info(asr=asr, intent=intent)
 
     async def broadcast(self, event: Event) -> None:
+        """Push an event (an intent the microphone heard) to the connections that only listen: one that has asked
+        something (a transcription, a conversation turn) would take a pushed intent for its answer."""
         for handler in list(self.handlers):
-            await handler.send(event)
+            if handler.listening:
+                await handler.send(event)
+
+
+DONE = "Done."
+NOT_UNDERSTOOD = "Sorry, I didn't understand that."
+NOT_HEARD = "Sorry, I didn't catch that."
 
 
 def intent_event(result: RecognizeResult) -> Event:
-    """`intent` for an understood utterance, `not-recognized` otherwise; the full result rides in `context`."""
-    context = {"result": json.loads(result.model_dump_json())}
+    """`intent` for an understood utterance, `not-recognized` otherwise; the full result rides in `context`.
+
+    `text` is our reply, which a client such as Home Assistant speaks when its own handler says nothing: never
+    the user's words (Home Assistant would read them back, and may render them as a template).
+    """
+    context = {"result": json.loads(result.model_dump_json()), "utterance": result.text}
     if result.intent is None or not result.in_scope:
-        return NotRecognized(text=result.text, context=context).event()
+        reply = NOT_HEARD if result.rejected_by == "low_asr_confidence" else NOT_UNDERSTOOD
+        return NotRecognized(text=reply, context=context).event()
     entities = [Entity(name=e.slot, value=e.value) for e in result.entities]
-    return Intent(name=result.intent.name, entities=entities, text=result.text, context=context).event()
+    return Intent(name=result.intent.name, entities=entities, text=DONE, context=context).event()
 
 
 class Handler(AsyncEventHandler):
@@ -176,6 +190,8 @@ class Handler(AsyncEventHandler):
         self._format: tuple[int, int, int] | None = None
         self._sent: list[str] = []
         self._last_partial = ""
+        self.listening = True
+        """No request but `describe` so far: pushed intents may go here."""
 
     async def send(self, event: Event) -> None:
         async with self._write_lock:
@@ -212,6 +228,8 @@ class Handler(AsyncEventHandler):
             self.writer.close()
 
     async def handle_event(self, event: Event) -> bool:
+        if not Describe.is_type(event.type):
+            self.listening = False
         try:
             await self._dispatch(event)
         except AssistantError as e:
@@ -250,9 +268,9 @@ class Handler(AsyncEventHandler):
             if not chunk.audio:
                 return
             audio = from_pcm(chunk.audio, chunk.rate, chunk.channels, chunk.width, what="audio")
-            partial = await loop.run_in_executor(None, self._stream.feed, audio)
-            if partial is not None:
-                piece = self._stable_piece(partial)
+            heard = await loop.run_in_executor(None, self._stream.feed, audio)
+            if heard is not None:
+                piece = self._stable_piece(heard)
                 if piece:
                     await self.send(TranscriptChunk(text=piece).event())
         elif AudioStop.is_type(event.type):
@@ -260,22 +278,28 @@ class Handler(AsyncEventHandler):
                 raise ProtocolError("audio-stop before audio-start")
             stream, self._stream = self._stream, None
             request, self._transcribe = self._transcribe, None
-            if stream.seconds == 0:
+            language = stream.pipeline.recognizer.language
+            if stream.seconds == 0:  # nothing to hear: an empty transcript, so the client does not wait for one
                 stream.close()
-                raise AudioError("no audio between audio-start and audio-stop")
+                await self.send(Transcript(text="", language=language, context={"confidence": 0.0}).event())
+                await self.send(TranscriptStop().event())
+                return
             result = await loop.run_in_executor(None, stream.finish)
             asr = result.asr
-            await self.send(TranscriptStop().event())
             context = {"confidence": asr.confidence, "engine": asr.engine, "model": asr.model, "mode": asr.mode,
                        "words": [w.model_dump() for w in asr.words], "timings": result.timings.model_dump()}
-            await self.send(Transcript(text=asr.text, language=stream.pipeline.recognizer.language, context=context).event())
+            await self.send(Transcript(text=asr.text, language=language, context=context).event())
+            await self.send(TranscriptStop().event())
             if request is not None and (request.context or {}).get("recognize"):
                 await self.send(intent_event(result))
-        elif Recognize.is_type(event.type):
+        elif Recognize.is_type(event.type) or Transcript.is_type(event.type):
+            # `transcript` from a client is a conversation turn (Home Assistant's conversation agent sends it,
+            # with its `conversation_id` in `context`): answered like `recognize`, near misses repaired.
             text = event.data.get("text")
             if not isinstance(text, str):
                 raise ProtocolError("'text' must be a string")
-            result = await loop.run_in_executor(None, self.daemon.service.current().pipeline.recognize_text, text)
+            pipeline = self.daemon.service.current().pipeline
+            result = await loop.run_in_executor(None, partial(pipeline.recognize_text, text, repair=Transcript.is_type(event.type)))
             await self.send(intent_event(result))
         else:
             await self.error(f"unsupported event type {event.type!r}", "unsupported")

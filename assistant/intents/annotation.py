@@ -42,3 +42,16 @@ def _check_plain(text: str, offset: int) -> None:
     for i, char in enumerate(text):
         if char in "[]()":
             raise ValueError(f"stray '{char}' at column {offset + i + 1}; mark a slot as [words](slot)")
+
+
+def as_template(example: str) -> str | None:
+    """The example as a template sentence, its marked values standing for their slot (`[kitchen](room)` ->
+    `{room}`); None when its words hold template syntax (`{`, `|`, `<`) that would read as something else."""
+    text, spans = parse_annotated(example)
+    if any(c in text for c in "{}|<>"):
+        return None
+    out, last = [], 0
+    for span in spans:
+        out += [text[last : span.start], "{" + span.slot + "}"]
+        last = span.end
+    return "".join(out + [text[last:]])

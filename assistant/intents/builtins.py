@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 # --- number words -----------------------------------------------------------
@@ -101,26 +102,27 @@ def take_number(words: list[str], i: int, decimals: bool = True) -> tuple[int | 
     return sign * value, j
 
 
-def _find_number(text: str, decimals: bool) -> int | float | None:
+def _number(text: str, exact: bool) -> int | float | None:
+    """The first number in the text; with `exact`, the number the whole text says or None ("twenty five minutes")."""
     words = words_of(text)
-    for i in range(len(words)):
-        found = take_number(words, i, decimals)
+    for i in range(min(1, len(words)) if exact else len(words)):
+        found = take_number(words, i)
         if found is not None:
-            return found[0]
+            return None if exact and found[1] != len(words) else found[0]
     return None
 
 
-def parse_integer(text: str) -> int | None:
+def parse_integer(text: str, exact: bool = False) -> int | None:
     """The first whole number in the text ("twenty five" -> 25, "a hundred and one" -> 101)."""
-    value = _find_number(text, decimals=True)
+    value = _number(text, exact)
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     return value
 
 
-def parse_number(text: str) -> int | float | None:
+def parse_number(text: str, exact: bool = False) -> int | float | None:
     """Like `parse_integer`, but also "21.5" and "twenty one point five"."""
-    return _find_number(text, decimals=True)
+    return _number(text, exact)
 
 
 def say_integer(n: int, and_after_hundred: bool = True, hyphen: bool = False, a_hundred: bool = False) -> str:
@@ -177,15 +179,21 @@ def sample_number(rng: random.Random, low: int = 0, high: int = 1000) -> tuple[s
 _FULL = {"full", "max", "maximum", "all the way"}
 
 
-def parse_percentage(text: str) -> int | float | None:
-    """"50 percent", "fifty per cent", "50%", "half" -> 50; "max" -> 100."""
+def parse_percentage(text: str, exact: bool = False) -> int | float | None:
+    """"50 percent", "fifty per cent", "50%", "half" -> 50; "max" -> 100. With `exact`, the whole text must be one."""
     words = words_of(text)
     joined = " ".join(words)
     if joined in _FULL or joined in ("full brightness", "full volume"):
         return 100
     if joined in ("half", "half way", "halfway"):
         return 50
-    return parse_number(text)
+    if not exact:
+        return parse_number(text)
+    for suffix in (["percent"], ["per", "cent"], ["%"]):
+        if words[-len(suffix):] == suffix:
+            words = words[: -len(suffix)]
+            break
+    return _number(" ".join(words), exact=True) if words else None
 
 
 def sample_percentage(rng: random.Random, low: int = 0, high: int = 100) -> tuple[str, int]:
@@ -261,13 +269,21 @@ def _whole(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def parse_duration(text: str) -> int | float | None:
-    """Seconds in "five minutes", "an hour and a half", "1 hour 30", "half an hour", "2 and a half hours"."""
+def parse_duration(text: str, exact: bool = False) -> int | float | None:
+    """Seconds in "five minutes", "an hour and a half", "1 hour 30", "half an hour", "2 and a half hours".
+
+    Words that are no part of a duration are passed over, unless `exact`: then every word must be.
+    """
     words = words_of(text)
     total, found, last_unit, i = 0.0, False, None, 0
     while i < len(words):
+        if exact and found and words[i] == "and":  # "one hour and thirty minutes"
+            i += 1
+            continue
         quantity = _take_quantity(words, i)
         if quantity is None:
+            if exact:
+                return None
             i += 1
             continue
         value, j = quantity
@@ -277,6 +293,8 @@ def parse_duration(text: str) -> int | float | None:
         elif last_unit in _SMALLER_UNIT and j > i:
             unit = _SMALLER_UNIT[last_unit]  # "1 hour 30": the unit left unsaid is the next smaller one
         else:
+            if exact:
+                return None
             i += 1
             continue
         fraction, j = _fraction_at(words, j)
@@ -340,9 +358,16 @@ def _time_words(text: str) -> list[str]:
     return [w.strip(",.") for w in words if w.strip(",.")]
 
 
-def parse_time(text: str) -> str | None:
-    """A time of day as "HH:MM": "7 am" -> "07:00", "seven thirty" -> "07:30", "19:30", "quarter to eight"."""
-    words = [w for w in _time_words(text) if w not in ("at", "the", "in", "for", "around", "about", "by", "exactly", "sharp")]
+_FILLER = ("at", "the", "in", "for", "around", "about", "by", "exactly", "sharp")
+_SUFFIXES = _PM | _AM | {"oclock"}
+
+
+def parse_time(text: str, exact: bool = False) -> str | None:
+    """A time of day as "HH:MM": "7 am" -> "07:00", "seven thirty" -> "07:30", "19:30", "quarter to eight".
+
+    Words after the time other than am/pm and the like are passed over, unless `exact`.
+    """
+    words = [w for w in _time_words(text) if w not in _FILLER]
     hour = minute = None
     shift, i = 0, 0
     if words and words[0] in _NAMED:
@@ -393,6 +418,8 @@ def parse_time(text: str) -> str | None:
     if hour is None or minute is None or not (0 <= hour <= 24 and 0 <= minute < 60):
         return None
     rest = set(words[i:])
+    if exact and not rest <= _SUFFIXES:
+        return None
     if rest & _PM and hour < 12:
         hour += 12
     elif rest & _AM and hour == 12:
@@ -444,7 +471,9 @@ class Builtin:
 
     name: str
     parse: Callable[[str], Any]
-    """Text -> value, or None when the text does not read as this type."""
+    """Text -> value, or None when the text does not read as this type (words around the value are passed over)."""
+    exact: Callable[[str], Any]
+    """Text -> value when the whole text is one of this type, else None: what the grammar matcher asks of a span."""
     sample: Callable[..., tuple[str, Any]] | None
     """(rng, low, high) -> (surface text, value); None for `text`, which cannot be made up."""
     ranged: bool = False
@@ -452,13 +481,17 @@ class Builtin:
 
 
 BUILTINS: dict[str, Builtin] = {
-    "integer": Builtin("integer", parse_integer, sample_integer, ranged=True),
-    "number": Builtin("number", parse_number, sample_number, ranged=True),
-    "percentage": Builtin("percentage", parse_percentage, sample_percentage, ranged=True),
-    "duration": Builtin("duration", parse_duration, lambda rng, *_: sample_duration(rng)),
-    "time": Builtin("time", parse_time, lambda rng, *_: sample_time(rng)),
-    "text": Builtin("text", lambda text: None, None),
+    "integer": Builtin("integer", parse_integer, partial(parse_integer, exact=True), sample_integer, ranged=True),
+    "number": Builtin("number", parse_number, partial(parse_number, exact=True), sample_number, ranged=True),
+    "percentage": Builtin("percentage", parse_percentage, partial(parse_percentage, exact=True), sample_percentage, ranged=True),
+    "duration": Builtin("duration", parse_duration, partial(parse_duration, exact=True), lambda rng, *_: sample_duration(rng)),
+    "time": Builtin("time", parse_time, partial(parse_time, exact=True), lambda rng, *_: sample_time(rng)),
+    "text": Builtin("text", lambda text: None, lambda text: text, None),
 }
 """Built-in slot types by name; `text` is free text (the words themselves are the value)."""
 
 DEFAULT_RANGES = {"integer": (0, 1000), "number": (0, 1000), "percentage": (0, 100)}
+
+WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(_SCALES) | frozenset(_DURATION_UNITS) | frozenset(_NAMED) | _PM | _AM | frozenset(
+    "a an and half quarter quarters couple of point minus negative percent per cent past after to till before oh o oclock".split())
+"""Every word the built-in types read, for repairing a near miss ("five minuets")."""

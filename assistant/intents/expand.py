@@ -3,8 +3,10 @@
 Sampling, not enumeration: each intent gets up to `max_per_intent` distinct
 sentences drawn as random paths through its templates, taking turns between
 templates so a template with few words is not drowned by one with many slots.
-Each intent has its own seeded generator, so adding an intent leaves the
-examples of the others unchanged.
+Then every value and synonym of the intent's lists that no sentence has said
+yet gets a sentence of its own, so the set grows with the domain and the model
+meets every value. Each intent has its own seeded generator, so adding an
+intent leaves the examples of the others unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from assistant.intents.annotation import parse_annotated
 from assistant.intents.builtins import BUILTINS, DEFAULT_RANGES
 from assistant.intents.example import Example, Span, from_spans
 from assistant.intents.schema import Domain, Intent, Slot
-from assistant.intents.template import SlotRef, parse_template, sample_path
+from assistant.intents.template import SlotRef, parse_template, sample_path, slot_names
 
 _log = logging.getLogger(__name__)
 
@@ -120,6 +122,24 @@ def _expand_intent(domain: Domain, intent: Intent, rng: random.Random, cap: int,
             keep(from_spans(text, intent.name, spans, {"source": intent.source, "example": raw}))
 
     trees = [(template, parse_template(template)) for template in intent.sentences]
+    said: dict[str, set[str]] = defaultdict(set)
+    """slot -> the surfaces of its values that sentences have said."""
+
+    def render(k: int, forced: dict | None = None) -> bool:
+        template, tree = trees[k]
+        for _ in range(20 if forced else 1):  # a forced slot may sit in an optional part: draw until the path has it
+            path = sample_path(tree, rng)
+            if not forced or any(isinstance(p, SlotRef) and p.name in forced for p in path):
+                break
+        else:
+            return False
+        text, spans, values, surfaces = _render(path, domain, intent, rng, excluded, forced)
+        if keep(from_spans(text, intent.name, spans, {"source": intent.source, "template": template, "values": values})):
+            for slot, surface in surfaces.items():
+                said[slot].add(surface.lower())
+            return True
+        return False
+
     misses = [0] * len(trees)
     active = list(range(len(trees)))
     while len(out) < cap and active:
@@ -128,36 +148,48 @@ def _expand_intent(domain: Domain, intent: Intent, rng: random.Random, cap: int,
         for k in order:
             if len(out) >= cap:
                 break
-            template, tree = trees[k]
-            text, spans, values = _render(sample_path(tree, rng), domain, intent, rng, excluded)
-            meta = {"source": intent.source, "template": template, "values": values}
-            if keep(from_spans(text, intent.name, spans, meta)):
+            if render(k):
                 misses[k] = 0
             else:
                 misses[k] += 1
                 if misses[k] >= _PATIENCE:
                     active.remove(k)
+    for slot in sorted({name for _, tree in trees for name in slot_names(tree)}):
+        list_type = domain.slot_types.get(intent.slots[slot].type)
+        having = [k for k, (_, tree) in enumerate(trees) if slot in slot_names(tree)]
+        held = excluded.get(intent.slots[slot].type, set())
+        for value in list_type.values if list_type is not None else []:
+            for surface in [value.value, *value.synonyms]:
+                if surface.lower() not in said[slot] and value.value.lower() not in held:
+                    for _ in range(5):
+                        if render(rng.choice(having), {slot: (surface, value.value)}):
+                            break
     if len(out) < cap:
         _log.debug("intent %s: %d distinct sentences (cap %d)", intent.name, len(out), cap)
     return out
 
 
-def _render(pieces, domain: Domain, intent: Intent, rng: random.Random, excluded) -> tuple[str, list[Span], dict]:
-    """Join a sampled path into text, filling slots, with single spaces and the spans of the slot values."""
+def _render(pieces, domain: Domain, intent: Intent, rng: random.Random, excluded, forced: dict | None = None):
+    """Join a sampled path into text, filling slots (`forced`: slot -> (surface, value) to use), with single spaces;
+    (text, the spans of the slot values, their values, their surfaces)."""
     text = ""
     spans: list[Span] = []
     values: dict = {}
+    surfaces: dict = {}
     for piece in pieces:
         if isinstance(piece, SlotRef):
-            surface, value = _fill(intent.slots[piece.name], domain, rng, excluded)
+            if forced and piece.name in forced:
+                surface, value = forced[piece.name]
+            else:
+                surface, value = _fill(intent.slots[piece.name], domain, rng, excluded)
             if text and not text[-1].isspace():
                 text += " "
             spans.append(Span(len(text), len(text) + len(surface), piece.name))
-            values[piece.name] = value
+            values[piece.name], surfaces[piece.name] = value, surface
             text += surface
         else:
             text += piece
-    return _tidy(text, spans) + (values,)
+    return _tidy(text, spans) + (values, surfaces)
 
 
 def _tidy(text: str, spans: list[Span]) -> tuple[str, list[Span]]:

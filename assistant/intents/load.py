@@ -7,17 +7,19 @@ hand; what comes out is plain data the rest of the project can trust.
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from assistant.intents.annotation import parse_annotated
+from assistant.intents.augment import with_slips
 from assistant.intents.builtins import BUILTINS
 from assistant.intents.errors import IntentFileError
 from assistant.intents.example import Example
 from assistant.intents.negatives import general_out_of_scope, negative_examples
-from assistant.intents.expand import DEFAULT_MAX_PER_INTENT, expand, split_train_dev
+from assistant.intents.expand import DEFAULT_MAX_PER_INTENT, OUT_OF_SCOPE, expand, split_train_dev
 from assistant.intents.clinc import is_clinc, load_clinc
 from assistant.intents.jointbert import is_jointbert, jointbert_domain, load_jointbert
 from assistant.intents.resolve import normalise
@@ -115,6 +117,7 @@ def load_training_data(
     dev_fraction: float = 0.1,
     exclude_values: dict[str, list[str]] | None = None,
     general_negatives: bool = True,
+    slips: float = 0.0,
 ) -> TrainingData:
     """Domain and examples from a JointBERT dataset folder or from intent files, so one trainer takes both.
 
@@ -123,7 +126,11 @@ def load_training_data(
     sentences is set aside as dev, with no sentence in both. Intent files are
     trained with out-of-scope examples (intent `out_of_scope`): the files' own
     `out_of_scope:` sentences and, unless `general_negatives` is off, the
-    built-in general set. A CLINC150 `data_full.json` brings its own.
+    built-in general set, never more of them than in-scope sentences (the
+    files' own first). `slips` adds copies of that share of the intent-file
+    sentences with typing slips (`augment`), in train and in dev alike, so the
+    out-of-scope threshold chosen on dev accepts them too. A CLINC150
+    `data_full.json` brings its own.
     """
     if is_clinc(path):
         domain, splits = load_clinc(path)
@@ -139,8 +146,13 @@ def load_training_data(
         return TrainingData(domain, train, dev, test)
     domain = load_domain(path)
     examples = expand(domain, seed, max_per_intent, exclude_values)
-    negatives = list(domain.out_of_scope) + (list(general_out_of_scope()) if general_negatives else [])
-    train, dev = split_train_dev(examples + negative_examples(negatives, examples), dev_fraction, seed)
+    general = list(general_out_of_scope()) if general_negatives else []
+    random.Random(f"{seed}:negatives").shuffle(general)
+    negatives = negative_examples(list(domain.out_of_scope) + general, examples)[: len(examples)]
+    train, dev = split_train_dev(examples + negatives, dev_fraction, seed)
+    if slips:
+        train += with_slips([e for e in train if e.intent != OUT_OF_SCOPE], slips, seed)
+        dev += with_slips([e for e in dev if e.intent != OUT_OF_SCOPE], slips, seed + 1)
     return TrainingData(domain, train, dev, None)
 
 

@@ -7,7 +7,7 @@ looks list values up in tables each domain builds once (`Domain.lookup`).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assistant.intents.builtins import BUILTINS
 
@@ -88,8 +88,15 @@ class Lookup:
         return None
 
 
-def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tuple[str, Any]:
-    """The slot type and value of words tagged as `slot_name` in an utterance of `intent`.
+class Resolved(NamedTuple):
+    type: str
+    value: Any
+    match: str
+    """`exact` (a value, synonym or number as said) or `text` (nothing resolved: the words themselves)."""
+
+
+def resolution(domain: Domain, intent: str | None, slot_name: str, text: str) -> Resolved:
+    """The slot type and value of words tagged as `slot_name` in an utterance of `intent`, and how they were found.
 
     List types give the canonical value of a value or synonym (case, a leading
     "the" and a plural tolerated); `integer`/`number`/`percentage` a number,
@@ -99,4 +106,10 @@ def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tu
     type_name = domain.lookup.slot_type(intent, slot_name)
     builtin = BUILTINS.get(type_name)
     value = builtin.parse(text) if builtin is not None else domain.lookup.list_value(type_name, text)
-    return type_name, text if value is None else value
+    return Resolved(type_name, text, "text") if value is None else Resolved(type_name, value, "exact")
+
+
+def resolve(domain: Domain, intent: str | None, slot_name: str, text: str) -> tuple[str, Any]:
+    """`(type, value)` of `resolution`."""
+    found = resolution(domain, intent, slot_name, text)
+    return found.type, found.value

@@ -7,6 +7,7 @@ paths through the tree instead; `expand` decides how many.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ class SlotRef:
 class Group:
     options: tuple[tuple["Node", ...], ...]
     """Alternatives, each a sequence of nodes; an optional `[...]` has an empty one."""
+    permute: bool = False
+    """`(a; b; c)`: every option, each once, in any order, separated by spaces (not one of them)."""
 
 
 Node = Union[Text, SlotRef, Group]
@@ -47,17 +50,25 @@ Node = Union[Text, SlotRef, Group]
 def parse_template(template: str) -> Group:
     """Parse a template into a `Group`; raise `TemplateError` naming what is unbalanced and where.
 
-    Syntax: `(a|b)` alternatives, `[a]` or `[a|b]` optional, `{slot}` a slot, all nestable;
-    a `|` outside any group splits the whole template into alternatives.
+    Syntax: `(a|b)` alternatives, `[a]` or `[a|b]` optional, `(a; b)` both in either
+    order (a permutation, as in Home Assistant's templates), `{slot}` a slot, all
+    nestable; a `|` outside any group splits the whole template into alternatives.
     """
-    # Each open frame: (bracket, column, finished options, current option).
+    # Each open frame: (bracket, column, finished options, current option); separators seen per frame.
     stack: list[tuple[str, int, list[tuple[Node, ...]], list[Node]]] = [("", 0, [], [])]
+    separators: list[set[str]] = [set()]
     i, n = 0, len(template)
     while i < n:
         char = template[i]
         if char in "([":
             stack.append((char, i + 1, [], []))
-        elif char == "|":
+            separators.append(set())
+        elif char in "|;":
+            if char == ";" and stack[-1][0] != "(":
+                raise TemplateError(f"';' at column {i + 1} is outside parentheses; a permutation is written (a; b)")
+            separators[-1].add(char)
+            if len(separators[-1]) > 1:
+                raise TemplateError(f"'{char}' at column {i + 1}: a group has alternatives (a|b) or a permutation (a; b), not both")
             stack[-1][2].append(tuple(stack[-1][3]))
             stack[-1][3].clear()
         elif char in ")]":
@@ -67,10 +78,11 @@ def parse_template(template: str) -> Group:
             if _CLOSER[opener] != char:
                 raise TemplateError(f"'{opener}' at column {column} is closed by '{char}' at column {i + 1}")
             stack.pop()
+            permute = ";" in separators.pop()
             options.append(tuple(current))
             if opener == "[":
                 options.append(())
-            stack[-1][3].append(Group(tuple(options)))
+            stack[-1][3].append(Group(tuple(options), permute=permute))
         elif char == "{":
             end = template.find("}", i)
             if end < 0:
@@ -84,7 +96,7 @@ def parse_template(template: str) -> Group:
             raise TemplateError(f"unbalanced '}}' at column {i + 1}")
         else:
             end = i
-            while end < n and template[end] not in "()[]{}|":
+            while end < n and template[end] not in "()[]{}|;":
                 end += 1
             stack[-1][3].append(Text(template[i:end]))
             i = end - 1
@@ -145,6 +157,12 @@ def sample_path(node: Node, rng: random.Random) -> list[str | SlotRef]:
             pieces.append(node.text)
         elif isinstance(node, SlotRef):
             pieces.append(node)
+        elif node.permute:
+            for option in rng.sample(node.options, len(node.options)):
+                pieces.append(" ")
+                for child in option:
+                    visit(child)
+                pieces.append(" ")
         else:
             for child in rng.choice(node.options):
                 visit(child)
@@ -156,11 +174,49 @@ def sample_path(node: Node, rng: random.Random) -> list[str | SlotRef]:
 def count_sentences(node: Node) -> int:
     """How many sentences a template spells, counting each slot as one word."""
     if isinstance(node, Group):
-        total = 0
+        counts = []
         for option in node.options:
             product = 1
             for child in option:
                 product *= count_sentences(child)
-            total += product
-        return total
+            counts.append(product)
+        if node.permute:
+            return math.factorial(len(counts)) * math.prod(counts)
+        return sum(counts)
     return 1
+
+
+def glued(sequence: tuple[Node, ...], limit: int = 256) -> tuple[Node, ...]:
+    """`sequence` with pieces that touch without a space (`what(s| is)`, `(lamp|light)s`, `light[s]`) joined
+    into one group of their spelled-out combinations, so that no word of a sentence is split between pieces.
+
+    Matching reads whole words; sampling, which joins characters, needs no such step.
+    """
+    out: list[Node] = []
+    for node in sequence:
+        if out and touches(out[-1], -1) and touches(node, 0):
+            combos = {_concat(a, b): None for a in spellings(out[-1]) for b in spellings(node)}
+            if len(combos) <= limit:
+                out[-1] = Group(tuple(combos))
+                continue
+        out.append(node)
+    return tuple(out)
+
+
+def touches(node: Node, end: int) -> bool:
+    """Whether some spelling of `node` starts (end 0) or ends (end -1) with a character that is not a space."""
+    if isinstance(node, Text):
+        return bool(node.text) and not node.text[end].isspace()
+    if isinstance(node, Group) and not node.permute:  # a permutation's parts are words of their own
+        return any(option and touches(option[end], end) for option in node.options)
+    return False  # a slot's value is words of its own
+
+
+def spellings(node: Node) -> list[tuple[Node, ...]]:
+    return list(node.options) if isinstance(node, Group) else [(node,)]
+
+
+def _concat(a: tuple[Node, ...], b: tuple[Node, ...]) -> tuple[Node, ...]:
+    if a and b and isinstance(a[-1], Text) and isinstance(b[0], Text):
+        return a[:-1] + (Text(a[-1].text + b[0].text),) + b[1:]
+    return a + b

@@ -24,6 +24,10 @@ TOKENIZER = "tokenizer.json"
 LABELS = "labels.json"
 DOMAIN = "domain.json"
 METADATA = "metadata.json"
+PHRASES = "phrases.txt"
+"""Spoken sentences of the domain, one a line, sampled at training for the speech engines' domain biasing."""
+SPEECH = "speech"
+"""A folder for what speech engines build from the phrases once (pocketsphinx's language model), written on first load."""
 SCOPE = scope.FILE
 
 

@@ -1,8 +1,11 @@
 """Text in, `ParseResult` out: the one place utterances are understood.
 
-Runs the int8 ONNX graph with onnxruntime and the `tokenizers` library only;
-importing this module never imports torch or transformers, so the runtime
-install stays small and starts fast.
+A sentence the domain's templates say is answered by the grammar
+(`intents.match`), exactly and without running the model; the int8 ONNX
+model answers everything else, and picks the intent when the templates of
+several intents say the sentence. The model runs with onnxruntime and the
+`tokenizers` library only; importing this module never imports torch or
+transformers, so the runtime install stays small and starts fast.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from assistant.intents.example import Example, spans_of
-from assistant.intents.resolve import resolve
+from assistant.intents.match import MARGIN, Grammar, Match
+from assistant.intents.resolve import resolution
 from assistant.intents.schema import Domain
 from assistant.nlu import bundle, scope
 from assistant.nlu.decode import Transitions, decode_batch, softmax
 from assistant.nlu.errors import ModelLoadError
 from assistant.nlu.features import Batch, featurize, load_tokenizer
 from assistant.nlu.metrics import Metrics, score, scope_metrics
-from assistant.nlu.result import Entity, IntentScore, ParseResult
+from assistant.nlu.result import Entity, IntentScore, ParseResult, Repair
 from assistant.nlu.scope import Scope
 from assistant.text import Word, split_words
 
@@ -129,6 +133,7 @@ class Parser:
         except Exception as e:  # onnxruntime, tokenizers and numpy raise their own types for corrupt files
             raise ModelLoadError(f"{self.folder}: cannot load: {str(e).splitlines()[0]}") from None
         self.rules = Transitions(self.labels.start, self.labels.transitions, self.labels.end)
+        self.grammar = Grammar(self.domain)
         self.threshold = threshold
         """Out-of-scope threshold overriding the model's own (config); a request may override both."""
         self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
@@ -144,13 +149,17 @@ class Parser:
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         return Raw.decode(logits, scores, pooled, batch, self.rules, self.scope)
 
-    def parse(self, text: str, threshold: float | None = None) -> ParseResult:
-        return self.parse_batch([text], threshold=threshold)[0]
+    def parse(self, text: str, threshold: float | None = None, repair: bool = False) -> ParseResult:
+        return self.parse_batch([text], threshold=threshold, repair=repair)[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None) -> list[ParseResult]:
-        """Parse many utterances; batches group similar lengths so padding stays small."""
+    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool = False) -> list[ParseResult]:
+        """Parse many utterances; what the grammar cannot answer alone goes to the model in batches of similar length.
+
+        `repair` also matches near misses of the templates (`Grammar.repair`): what speech recognition gets
+        nearly right. Typed text is matched exactly unless the caller asks.
+        """
         results: list[ParseResult | None] = [None] * len(texts)
-        prepared = []
+        prepared, readings = [], {}
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"utterance {i} is {type(text).__name__}, not text")
@@ -158,6 +167,17 @@ class Parser:
             if not words:
                 results[i] = ParseResult(text=text, intent=None, in_scope=False, warnings=["empty input: no words to understand"])
                 continue
+            found = self.grammar.match(text)
+            if len(found) == 1:
+                results[i] = self._grammar_result(text, found[0])
+                continue
+            if not found and repair:
+                near = self.grammar.repair(text)
+                if near and not any(m.key != near[0].key and m.cost < near[0].cost + MARGIN for m in near[1:]):
+                    results[i] = self._grammar_result(text, near[0])
+                    continue
+            if len(found) > 1 and len({m.intent for m in found}) == len(found):
+                readings[i] = found  # the templates of several intents say it: the model picks one of them
             prepared.append((i, words))
         prepared.sort(key=lambda p: len(p[1]))
         for start in range(0, len(prepared), batch_size):
@@ -165,8 +185,43 @@ class Parser:
             raw = self.run([[w.text for w in words[:MAX_WORDS]] for _, words in chunk])
             accepted = self.accepted(raw, threshold)
             for k, (i, words) in enumerate(chunk):
-                results[i] = self._result(texts[i], words, raw, k, bool(accepted[k]))
+                if i in readings:
+                    results[i] = self._pick(texts[i], readings[i], raw, k)
+                else:
+                    results[i] = self._result(texts[i], words, raw, k, bool(accepted[k]), threshold)
         return results  # type: ignore[return-value]
+
+    def _grammar_result(self, text: str, match: Match, ranking: list[IntentScore] | None = None, **fields) -> ParseResult:
+        """A sentence of the templates (or a near miss of one): its intent, and its slots as the grammar bound them."""
+        entities = []
+        for b in match.bindings:
+            start, end = match.words[b.start].start, match.words[b.end - 1].end
+            value = text[start:end] if b.type == "text" or b.open else b.value
+            how = "text" if b.type == "text" or b.open else "fuzzy" if b.fuzzy else "exact"
+            entities.append(Entity(slot=b.slot, type=b.type, text=text[start:end], start=start, end=end, value=value,
+                                   confidence=match.confidence, match=how))
+        intent = IntentScore(name=match.intent, confidence=match.confidence)
+        if ranking is None:  # the grammar is sure: the others, in the model's order of labels, at 0
+            ranking = [intent] + [IntentScore(name=n, confidence=0.0) for n, inside in zip(self.labels.intents, self._in_scope)
+                                  if inside and n != match.intent][: RANKING - 1]
+        repair = Repair(cost=match.cost, edits=list(match.edits)) if match.edits else None
+        return ParseResult(text=text, intent=fields.pop("intent", intent), intent_ranking=ranking, entities=entities,
+                           in_scope=True, source="grammar", repair=repair, **fields)
+
+    def _pick(self, text: str, readings: list[Match], raw: Raw, k: int) -> ParseResult:
+        """The reading whose intent the model finds likeliest: among the intents whose templates say the sentence
+        (flagged ambiguous when there are several), or of the one whose template says it with a new value."""
+        index = {name: j for j, name in enumerate(self.labels.intents)}
+        probs = raw.probs[k]
+        best = max(readings, key=lambda m: probs[index[m.intent]] if m.intent in index else -1.0)
+        confidence = float(probs[index[best.intent]]) if best.intent in index else 0.0
+        return self._grammar_result(text, best, self._ranking(probs), intent=IntentScore(name=best.intent, confidence=round(confidence, 4)),
+                                    ambiguous=len(readings) > 1, oos_score=_round(None if raw.oos_scores is None else float(raw.oos_scores[k])))
+
+    def _ranking(self, probs: np.ndarray) -> list[IntentScore]:
+        candidates = np.flatnonzero(self._in_scope)
+        order = candidates[np.argsort(-probs[candidates])][:RANKING]
+        return [IntentScore(name=self.labels.intents[j], confidence=round(float(probs[j]), 4)) for j in order]
 
     def _threshold(self, override: float | None) -> float | None:
         if override is not None:
@@ -176,38 +231,76 @@ class Parser:
         return self.scope.params.threshold if self.scope else None
 
     def accepted(self, raw: Raw, threshold: float | None = None) -> np.ndarray:
-        """Which utterances are in scope: the top intent is not `out_of_scope` and the score is within the threshold."""
-        accepted = self._in_scope[raw.probs.argmax(1)]
+        """Which utterances are in scope: with the model's own threshold, the top intent is not the trained
+        `out_of_scope` class and the out-of-scope score is within the threshold. A threshold set in config or
+        per request is the whole rule: higher accepts more, whatever class wins (the best in-scope intent answers)."""
         limit = self._threshold(threshold)
+        if raw.oos_scores is not None and limit is not None and (threshold is not None or self.threshold is not None):
+            return raw.oos_scores <= limit
+        accepted = self._in_scope[raw.probs.argmax(1)]
         if raw.oos_scores is not None and limit is not None:
             accepted = accepted & (raw.oos_scores <= limit)
         return accepted
 
-    def _result(self, text: str, words: list[Word], raw: Raw, k: int, in_scope: bool) -> ParseResult:
-        probs = raw.probs[k]
-        candidates = np.flatnonzero(self._in_scope)
-        order = candidates[np.argsort(-probs[candidates])][:RANKING]
-        ranking = [IntentScore(name=self.labels.intents[j], confidence=round(float(probs[j]), 4)) for j in order]
+    def _result(self, text: str, words: list[Word], raw: Raw, k: int, in_scope: bool, threshold: float | None = None) -> ParseResult:
+        """The model's answer: the ranking, and when in scope the top intent with the tagged slots that fit it."""
+        ranking = self._ranking(raw.probs[k])
         oos_score = None if raw.oos_scores is None else float(raw.oos_scores[k])
         warnings = []
         path = raw.paths[k]
         if len(path) < len(words):
             warnings.append(f"input truncated: only the first {len(path)} of {len(words)} words were read")
         if not in_scope or not ranking:
-            return ParseResult(text=text, intent=None, intent_ranking=ranking, in_scope=False, oos_score=_round(oos_score), warnings=warnings)
+            own_rule = threshold is None and self.threshold is None
+            rejected_by = "out_of_scope_class" if own_rule and not self._in_scope[int(raw.probs[k].argmax())] else "threshold"
+            return ParseResult(text=text, intent=None, intent_ranking=ranking, in_scope=False, oos_score=_round(oos_score), warnings=warnings,
+                               source="model", rejected_by=rejected_by if ranking else None)
         intent = ranking[0]
         margin = self.scope.params.ambiguity_margin if self.scope else 0.15
         ambiguous = len(ranking) > 1 and ranking[0].confidence - ranking[1].confidence < margin
+        if ambiguous:  # torn between two intents: the one whose template says the sentence with a new value settles it
+            shaped = self._shaped(text, {ranking[0].name, ranking[1].name})
+            if shaped is not None:
+                chosen = next(s for s in ranking if s.name == shaped.intent)
+                return self._grammar_result(text, shaped, ranking, intent=chosen, ambiguous=True, oos_score=_round(oos_score),
+                                            warnings=warnings)
         tags = [self.labels.tags[t] for t in path]
         entities = []
         for slot, first, last in spans_of(tags):
             start, end = words[first].start, words[last - 1].end
             raw_text = text[start:end]
-            slot_type, value = resolve(self.domain, intent.name, slot, raw_text)
+            slot = self._fitting_slot(intent.name, slot, raw_text, {e.slot for e in entities})
+            if slot is None:
+                continue
+            found = resolution(self.domain, intent.name, slot, raw_text)
             confidence = float(np.mean(raw.tag_probs[k][first:last]))
-            entities.append(Entity(slot=slot, type=slot_type, text=raw_text, start=start, end=end, value=value, confidence=round(confidence, 4)))
+            entities.append(Entity(slot=slot, type=found.type, text=raw_text, start=start, end=end, value=found.value,
+                                   confidence=round(confidence, 4), match=found.match))
         return ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, in_scope=True,
-                           oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings)
+                           oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings, source="model")
+
+    def _shaped(self, text: str, intents: set[str]) -> Match | None:
+        """The reading of exactly one of `intents` whose template says `text` with list values their lists lack
+        ("we're out of {item}": "hummus"), the one taking the fewest new words; None unless exactly one intent has one."""
+        found = [m for m in self.grammar.match(text, open_lists=True) if m.intent in intents]
+        if len({m.intent for m in found}) != 1:
+            return None
+        return min(found, key=lambda m: sum(b.end - b.start for b in m.bindings if b.open))
+
+    def _fitting_slot(self, intent: str, slot: str, text: str, taken: set[str]) -> str | None:
+        """The slot of `intent` that tagged words fill: a slot the intent does not declare is never reported, and
+        words that are a value of another declared slot's list (not of their own) move to that slot; None: drop them."""
+        declared = self.domain.intents[intent].slots if intent in self.domain.intents else None
+        if not declared:
+            return slot
+        lookup = self.domain.lookup
+        own = declared.get(slot)
+        if own is not None and (own.type not in self.domain.slot_types or lookup.list_value(own.type, text) is not None):
+            return slot
+        for name, other in declared.items():
+            if name != slot and name not in taken and other.type in self.domain.slot_types and lookup.list_value(other.type, text) is not None:
+                return name
+        return slot if own is not None else None
 
     def outputs(self, examples: list[Example], batch_size: int = 64) -> Raw:
         """Model outputs for examples whose words are given, in their order, as one `Raw`."""

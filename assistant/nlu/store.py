@@ -171,6 +171,6 @@ def ensure_model(settings: Settings) -> Path:
     intents = settings.path(settings.nlu.intents)
     if not intents or not intents.exists():
         raise ModelLoadError(f"no model in {models} and no intents at {intents} to train one from")
-    log.info("no model in %s yet: training one from %s (once; a few minutes)", models, intents)
+    log.warning("no model in %s yet: training one from %s (once; a few minutes)", models, intents)
     train_version(models, intents, settings.path(settings.nlu.encoder), settings.train)
     return folder

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from assistant.config import TrainConfig
 from assistant.intents import TrainingData, load_training_data
 from assistant.intents.example import Example
+from assistant.intents.spoken import sample_phrases
 from assistant.nlu import bundle, scope
 from assistant.nlu.decode import Transitions
 from assistant.nlu.errors import TrainError
@@ -45,6 +46,9 @@ from assistant.nlu.model import JointBert, ModelConfig
 from assistant.nlu.runtime import Parser, Raw, decide, outputs
 
 log = logging.getLogger(__name__)
+
+MAX_PHRASES = 30000
+"""Spoken sentences sampled for the speech engines (pocketsphinx estimates its language model on all of them)."""
 
 Progress = Callable[[str, float, dict], None]
 """`progress(stage, fraction, detail)`: stage `training` with the fraction of optimiser steps done, then
@@ -77,7 +81,7 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     torch.manual_seed(config.seed)  # the heads' initialisation and dropout
 
     encoder = check_encoder(encoder)
-    data = load_training_data(Path(data_path), seed=config.seed, max_per_intent=config.max_per_intent)
+    data = load_training_data(Path(data_path), seed=config.seed, max_per_intent=config.max_per_intent, slips=config.slips)
     if not data.train:
         raise TrainError(f"{data_path}: no training examples")
     intents, tags = label_sets(data.train, data.domain.slot_names())
@@ -175,6 +179,9 @@ def write_folder(out: Path, model: JointBert, tokenizer, encoder: Path, data: Tr
         shutil.copy(encoder / bundle.TOKENIZER, work / bundle.TOKENIZER)
         bundle.write_json(work / bundle.LABELS, labels)
         (work / bundle.DOMAIN).write_text(data.domain.model_dump_json(indent=1), encoding="utf-8")
+        if any(intent.sentences for intent in data.domain.intents.values()):
+            phrases = sample_phrases(data.domain, lambda word: True, MAX_PHRASES)
+            (work / bundle.PHRASES).write_text("".join(f"{p}\n" for p in phrases), encoding="utf-8")
         bundle.write_json(work / bundle.METADATA, metadata)
         report("calibrating", 1.0, {})
         fit_scope(work, labels, data.train, data.dev, config.max_false_reject)

@@ -31,6 +31,7 @@ from assistant.intents import load_domain
 from assistant.intents.errors import IntentFileError
 from assistant.nlu import store
 from assistant.server.schemas import TrainJob, TrainRequest
+from assistant.speech.engines import prepare
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ def run(folder: Path) -> int:
         models = settings.path(settings.nlu.models)
         version, _ = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
                                          make_current=False, progress=progress)
-        update(version=version)
+        update(version=version, stage="preparing speech")
+        prepare(models / version, settings)
         if job.activate:
             update(stage="activating")
             store.activate(models, version)

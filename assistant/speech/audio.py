@@ -142,14 +142,13 @@ def decode(source, max_seconds: float | None = None, what: str = "audio") -> Aud
 
 
 def resample(audio: Audio, rate: int) -> Audio:
-    """The same audio at another rate (polyphase filter, so no aliasing when going down)."""
+    """The same audio at another rate (libsoxr's high-quality filter: no aliasing when going down, any ratio)."""
+    import soxr
+
     rate = check_rate(rate)
     if audio.rate == rate:
         return audio
-    from scipy.signal import resample_poly
-
-    g = math.gcd(audio.rate, rate)
-    out = resample_poly(audio.samples.astype(np.float32), rate // g, audio.rate // g)
+    out = soxr.resample(audio.samples.astype(np.float32), audio.rate, rate, quality="HQ")
     return Audio(np.clip(out, -32768, 32767).round().astype(np.int16), rate)
 
 

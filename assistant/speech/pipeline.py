@@ -4,6 +4,12 @@ One `Pipeline` serves the CLI, the microphone loop, the daemon, the REST API
 and the benchmark, so they all measure and report the same thing. A spoken
 command and a typed one give the same result schema, the NLU's `ParseResult`,
 with the transcript and timings added (`result.RecognizeResult`).
+
+What was heard is parsed with near-miss repair on (a recogniser's errors are
+sound-alike words), and acted on only when the recogniser was sure enough of
+it: a transcript heard with low confidence, or a word that decides the action
+("on", "off", "up", "down") heard with low confidence, is answered as not
+understood, never as a confident intent (`trust`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from assistant.nlu.result import ParseResult
 from assistant.nlu.runtime import Parser
 from assistant.speech.audio import Audio, resample
-from assistant.speech.recognizer import Mode, Recognizer, SpeechError, Stream
+from assistant.speech.recognizer import Mode, Recognizer, SpeechError, Stream, Trust
 from assistant.speech.result import RecognizeResult, Timings, Transcript
 
 log = logging.getLogger(__name__)
@@ -59,9 +66,10 @@ class Pipeline:
             return self.mode
         return None
 
-    def recognize_text(self, text: str) -> RecognizeResult:
+    def recognize_text(self, text: str, repair: bool = False) -> RecognizeResult:
+        """Typed text (or another recogniser's transcript, with `repair`), in the result schema of speech."""
         started = time.perf_counter()
-        parsed = self.parser.parse(text)
+        parsed = self.parser.parse(text, repair=repair)
         ms = (time.perf_counter() - started) * 1000
         return RecognizeResult(**parsed.model_dump(), timings=Timings(nlu_ms=round(ms, 2), latency_ms=round(ms, 2)))
 
@@ -76,9 +84,9 @@ class Pipeline:
         return self.understand(transcript, audio.seconds, asr_ms, started)
 
     def understand(self, transcript: Transcript, audio_s: float | None, asr_ms: float | None, since: float) -> RecognizeResult:
-        """Parse a transcript; `since` is the perf_counter time the audio ended."""
+        """Parse a transcript (near misses repaired) and decide whether to trust it; `since` is when the audio ended."""
         nlu_started = time.perf_counter()
-        parsed = self.parser.parse(transcript.text)
+        parsed = trust(self.parser.parse(transcript.text, repair=True), transcript, self.recognizer)
         done = time.perf_counter()
         timings = Timings(audio_s=None if audio_s is None else round(audio_s, 3), asr_ms=None if asr_ms is None else round(asr_ms, 2),
                           nlu_ms=round((done - nlu_started) * 1000, 2), latency_ms=round((done - since) * 1000, 2))
@@ -91,6 +99,32 @@ class Pipeline:
         if self.recognizer is None:
             raise SpeechError("this pipeline has no speech recogniser (text only)")
         return self.recognizer
+
+
+ACTION_WORDS = frozenset(
+    "on off up down open close start stop lock unlock pause resume play mute unmute enable disable increase decrease raise lower "
+    "louder quieter softer brighter dimmer warmer cooler hotter colder higher cancel".split())
+"""Words that decide what an action does: heard unsure, they must not flip it silently."""
+
+
+def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | None) -> ParseResult:
+    """`parsed`, or "not understood" when the recogniser was too unsure of what it heard to act on it."""
+    if parsed.intent is None or recognizer is None or not transcript.words:
+        return parsed
+    rules: Trust = getattr(recognizer, "trust", Trust())
+    why = None
+    if parsed.source == "grammar" and transcript.confidence < rules.grammar or parsed.source != "grammar" and transcript.confidence < rules.model:
+        why = f"the recogniser was unsure of what it heard (confidence {transcript.confidence:.2f})"
+    elif parsed.source != "grammar" and parsed.intent.confidence < rules.model_intent:
+        why = f"what was heard is no clear command (intent confidence {parsed.intent.confidence:.2f})"
+    else:
+        unsure = [w for w in transcript.words if w.word in ACTION_WORDS and w.confidence < rules.action]
+        if unsure:
+            why = f"the recogniser was unsure it heard \"{unsure[0].word}\" ({unsure[0].confidence:.2f})"
+    if why is None:
+        return parsed
+    return parsed.model_copy(update={"intent": None, "entities": [], "in_scope": False, "rejected_by": "low_asr_confidence",
+                                     "warnings": [*parsed.warnings, f"didn't catch that: {why}"]})
 
 
 class PipelineStream:

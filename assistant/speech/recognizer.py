@@ -8,6 +8,7 @@ result types (`result`) and the audio helpers, nothing else of the package;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from assistant.errors import AssistantError
@@ -19,6 +20,21 @@ MODES = ("domain", "free")
 
 class SpeechError(AssistantError):
     """A speech engine, model or request that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Trust:
+    """When an engine's hearing is sure enough to act on: its confidences are its own scale, so each engine has its
+    own thresholds, fitted on the speech benchmark's calibration set (`scripts/bench_speech.py --calibrate`)."""
+
+    grammar: float = 0.0
+    """Least transcript confidence to act on a sentence of the templates (or a near miss of one)."""
+    model: float = 0.0
+    """Least transcript confidence to act on the model's answer (words the templates do not say)."""
+    model_intent: float = 0.0
+    """Least intent confidence of the model's answer to a transcript: a garbled one often still gets an intent."""
+    action: float = 0.0
+    """Least confidence of a word that decides the action ("on", "off", "up", "down")."""
 
 
 class Stream(Protocol):
@@ -44,6 +60,8 @@ class Recognizer(Protocol):
     model: str
     language: str
     rate: int
+    trust: Trust
+    """When its hearing is sure enough to act on."""
 
     def modes(self) -> list[Mode]: ...
 

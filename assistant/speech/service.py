@@ -167,7 +167,7 @@ class Service:
         recognizer, speech = None, "disabled"
         if self.speech.enabled:
             try:
-                recognizer = load_recognizer(self.settings, parser.domain, self.speech.engine, self.speech.vosk_model)
+                recognizer = load_recognizer(self.settings, parser.domain, self.speech.engine, self.speech.vosk_model, parser.folder)
                 speech = f"{recognizer.engine} {recognizer.model} ({recognizer.language})"
             except SpeechError as e:
                 if self.speech.required:

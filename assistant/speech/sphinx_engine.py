@@ -4,7 +4,7 @@ The `pocketsphinx` wheel ships a US English acoustic model, a general language
 model and the CMU dictionary, so the assistant hears English before any Vosk
 model is downloaded. Domain-biased decoding swaps the general language model for
 a trigram model estimated on sentences sampled from the intents (see
-`assistant.speech.grammar` for why not a JSGF grammar).
+`assistant.intents.spoken` for why not a JSGF grammar).
 
 A pocketsphinx decoder holds one utterance at a time, so the recogniser keeps a small pool of decoders that streams borrow; each
 utterance starts from the same cepstral mean, so the same audio always gives
@@ -13,24 +13,25 @@ the same transcript whatever was decoded before it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
+import shutil
 import queue
 import tempfile
 import threading
 import unicodedata
 import weakref
+from pathlib import Path
 
 from assistant.speech.audio import NoiseFloor, check_rate
-from assistant.speech.grammar import sample_phrases
-from assistant.speech.recognizer import Mode, SpeechError, check_chunk, check_mode
+from assistant.intents.spoken import keep_known, sample_phrases
+from assistant.speech.recognizer import Mode, SpeechError, Trust, check_chunk, check_mode
 from assistant.speech.result import Transcript, WordTiming
 
 log = logging.getLogger(__name__)
 
-DOMAIN_SEARCH = "domain"
-FREE_SEARCH = "_default"
 FRAMES_PER_SECOND = 100
 SPEECH_MARGIN = 0.5
 DOMAIN_LW = 9.0
@@ -84,6 +85,51 @@ def _write_lm(phrases: list[str]) -> str:
     return path
 
 
+def _cache_key(phrases: list[str] | None, max_phrases: int) -> str | None:
+    if phrases is None:
+        return None
+    import pocketsphinx
+
+    digest = hashlib.sha256("\n".join(phrases).encode())
+    digest.update(f"{max_phrases}:{DOMAIN_LW}:{getattr(pocketsphinx, '__version__', '')}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _cached(cache: Path | None, phrases: list[str] | None, max_phrases: int) -> tuple[str, str] | None:
+    """The domain's language model and dictionary kept in the model's cache folder for these phrases, if any."""
+    key = _cache_key(phrases, max_phrases)
+    if cache is None or key is None:
+        return None
+    lm, words = Path(cache) / f"pocketsphinx-{key}.arpa", Path(cache) / f"pocketsphinx-{key}.dict"
+    return (str(lm), str(words)) if lm.is_file() and words.is_file() else None
+
+
+def _keep(cache: Path, phrases: list[str], max_phrases: int, files: tuple[str, str]) -> tuple[str, str] | None:
+    """Keep the language model and dictionary in the cache folder (atomically; a read-only folder keeps nothing)."""
+    key = _cache_key(phrases, max_phrases)
+    kept = []
+    try:
+        cache = Path(cache)
+        cache.mkdir(exist_ok=True)
+        for suffix, source in zip((".arpa", ".dict"), files):
+            tmp = cache / f".pocketsphinx-{key}{suffix}.{os.getpid()}"
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, cache / f"pocketsphinx-{key}{suffix}")
+            kept.append(str(cache / f"pocketsphinx-{key}{suffix}"))
+    except OSError as e:
+        log.debug("cannot keep the language model in %s: %s", cache, e)
+        return None
+    return kept[0], kept[1]
+
+
+def _write_dict(pronunciations: dict[str, str]) -> str:
+    """A pronunciation dictionary of just these words, in a temporary file."""
+    handle, path = tempfile.mkstemp(prefix="assistant-domain-", suffix=".dict")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.write("".join(f"{word} {phones}\n" for word, phones in sorted(pronunciations.items())))
+    return path
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -92,13 +138,25 @@ def _remove(path: str) -> None:
 
 
 class SphinxRecognizer:
-    """The bundled English model; domain-biased mode when a domain is given."""
+    """The bundled English model; domain-biased mode when a domain is given.
+
+    Decoders come in two kinds, each loaded when its mode is first asked for: a
+    domain decoder reads a dictionary of just the domain's words and the
+    domain's language model (a twentieth of a second to load), a free decoder
+    the whole CMU dictionary and the general model (half a second).
+    """
 
     engine = "pocketsphinx"
+    trust = Trust(grammar=0.65, model=1.01, model_intent=0.0, action=0.6)
+    """Fitted on the speech benchmark's calibration set (`bench_speech.py --n 150 --seed 2 --calibrate`, 750 clips of pocketsphinx):
+    the most right answers for at most 2 % acted on wrongly. Synthetic voices in noise are heard wrong with confidence,
+    so the bar is high; a model's guess at words the templates do not say needs an even surer hearing."""
     language = "en"
 
     def __init__(self, domain=None, rate: int = 16000, endpoint_silence: float = 0.8, max_phrases: int = 30000,
-                 max_seconds: float = 30.0, pool_size: int = 4):
+                 max_seconds: float = 30.0, pool_size: int = 4, phrases: list[str] | None = None, cache: Path | None = None):
+        """`phrases`: the domain's spoken sentences sampled at training (else sampled from `domain` now, seconds);
+        `cache`: a folder of the model where the language model built from them is kept for the next load."""
         import pocketsphinx
 
         self.rate = check_rate(rate)
@@ -109,82 +167,86 @@ class SphinxRecognizer:
         self.endpoint_silence = endpoint_silence
         self.max_seconds = max_seconds
         self._pocketsphinx = pocketsphinx
-        self._added: dict[str, str] = {}
-        self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._pools: dict[str, queue.LifoQueue] = {"domain": queue.LifoQueue(), "free": queue.LifoQueue()}
+        self._made = {"domain": 0, "free": 0}
         self._pool_size = pool_size
-        self._made = 0
         self._lock = threading.Lock()
         self._lm_file: str | None = None
-        first = self._decoder()
+        self._dict_file: str | None = None
+        cached = _cached(cache, phrases, max_phrases)
+        if cached is not None:
+            self._lm_file, self._dict_file = cached
+        elif domain is not None or phrases is not None:
+            self._build(domain, phrases, max_phrases, cache)
+        first = self._borrow(self.modes()[0])
         self._cmn = first.get_cmn(False)
-        if domain is not None:
-            phrases = sample_phrases(domain, lambda w: self._known(first, w), max_phrases)
-            if phrases:
-                self._lm_file = _write_lm(phrases)
-                weakref.finalize(self, _remove, self._lm_file)  # new decoders of the pool read it; gone with the recogniser
-                self._add_domain_lm(first)
-                log.info("domain language model from %d sentences (%d words given guessed pronunciations)",
-                         len(phrases), len(self._added))
-            else:
-                log.warning("no sentence of the domain can be said with pocketsphinx's dictionary: free-form only")
-        self._warm_up(first)
-        self._pool.put(first)
-        self._made = 1
+        self._warm_up(first, self.modes()[0])
+        self._release(first, self.modes()[0])
 
-    def _warm_up(self, decoder) -> None:
-        """Decode a moment of faint noise in every search: the first utterance of a decoder pays for setting up its search
-        (a second here), and that should be at load time, not in the first user's latency."""
-        for search in (DOMAIN_SEARCH, FREE_SEARCH) if self._lm_file else (FREE_SEARCH,):
-            decoder.activate_search(search)
-            decoder.start_utt()
-            decoder.process_raw(NoiseFloor().add(bytes(2 * self.rate // 2)), full_utt=True)
-            decoder.end_utt()
+    def _build(self, domain, phrases: list[str] | None, max_phrases: int, cache: Path | None) -> None:
+        """The domain's language model and dictionary, from the sentences whose words the CMU dictionary (or a guess) can say."""
+        full = self._decoder("free")
+        pronunciations: dict[str, str] = {}
 
-    def _known(self, decoder, word: str) -> bool:
-        if decoder.lookup_word(word) is not None:
-            return True
-        phones = guess_phones(word, decoder.lookup_word)
-        if phones is None:
-            return False
-        decoder.add_word(word, phones, False)
-        self._added[word] = phones
-        return True
+        def known(word: str) -> bool:
+            phones = full.lookup_word(word) or guess_phones(word, full.lookup_word)
+            if phones is not None:
+                pronunciations[word] = phones
+            return phones is not None
 
-    def _decoder(self):
+        said = keep_known(phrases, known, max_phrases) if phrases is not None else sample_phrases(domain, known, max_phrases)
+        self._release(full, "free", made=True)
+        if not said:
+            log.warning("no sentence of the domain can be said with pocketsphinx's dictionary: free-form only")
+            return
+        used = {w for phrase in said for w in phrase.split()}
+        files = (_write_lm(said), _write_dict({w: p for w, p in pronunciations.items() if w in used}))
+        for path in files:
+            weakref.finalize(self, _remove, path)  # new decoders of the pool read them; gone with the recogniser
+        kept = _keep(cache, phrases, max_phrases, files) if phrases is not None and cache is not None else None
+        self._lm_file, self._dict_file = kept or files
+        log.debug("domain language model from %d sentences, %d words", len(said), len(used))
+
+    def _warm_up(self, decoder, mode: Mode) -> None:
+        """Decode a moment of faint noise: the first utterance of a decoder pays for setting up its search, and that
+        should be at load time, not in the first user's latency."""
+        decoder.start_utt()
+        decoder.process_raw(NoiseFloor().add(bytes(2 * self.rate // 2)), full_utt=True)
+        decoder.end_utt()
+
+    def _decoder(self, mode: Mode):
         # No flat-lexicon second pass: a third less decoding time (it is all latency in the final pass), same accuracy
         # on the speech benchmark's commands.
-        decoder = self._pocketsphinx.Decoder(samprate=self.rate, loglevel="FATAL", dither=False, fwdflat=False)
-        for word, phones in self._added.items():
-            decoder.add_word(word, phones, False)
-        if self._lm_file is not None:
-            self._add_domain_lm(decoder)
-            if self._made:
-                self._warm_up(decoder)
-        return decoder
-
-    def _add_domain_lm(self, decoder) -> None:
-        """The domain's language model as its own search, weighted higher than the general model (`lw` 9, not 6.5):
-        on commands it knows, the domain model is worth trusting over the acoustics (see docs/benchmarks.md)."""
-        general = decoder.config["lw"]
-        decoder.config["lw"] = DOMAIN_LW
-        try:
-            decoder.add_lm_file(DOMAIN_SEARCH, self._lm_file)
-        finally:
-            decoder.config["lw"] = general
+        options = {"samprate": self.rate, "loglevel": "FATAL", "dither": False, "fwdflat": False}
+        if mode == "free":
+            return self._pocketsphinx.Decoder(**options)
+        # The domain's language model weighted higher than the general model's default (`lw` 9, not 6.5): on commands
+        # it knows, the domain model is worth trusting over the acoustics (see docs/benchmarks.md).
+        return self._pocketsphinx.Decoder(**options, lm=self._lm_file, dict=self._dict_file, lw=DOMAIN_LW)
 
     def modes(self) -> list[Mode]:
         return ["domain", "free"] if self._lm_file is not None else ["free"]
 
-    def _borrow(self):
+    def _borrow(self, mode: Mode):
+        pool = self._pools[mode]
         try:
-            return self._pool.get_nowait()
+            return pool.get_nowait()
         except queue.Empty:
             pass
         with self._lock:
-            if self._made < self._pool_size:
-                self._made += 1
-                return self._decoder()
-        return self._pool.get()
+            if self._made[mode] < self._pool_size:
+                self._made[mode] += 1
+                decoder = self._decoder(mode)
+                if self._made[mode] > 1:
+                    self._warm_up(decoder, mode)
+                return decoder
+        return pool.get()
+
+    def _release(self, decoder, mode: Mode, made: bool = False) -> None:
+        if made:  # a decoder made outside `_borrow`
+            with self._lock:
+                self._made[mode] += 1
+        self._pools[mode].put(decoder)
 
     def stream(self, mode: Mode | None = None, partials: bool = True) -> "SphinxStream":
         return SphinxStream(self, check_mode(self, mode), partials)
@@ -205,8 +267,7 @@ class SphinxStream:
         self.mode = mode
         self.partials = partials
         self.endpoint = False
-        self._decoder = recognizer._borrow()
-        self._decoder.activate_search(DOMAIN_SEARCH if mode == "domain" else FREE_SEARCH)
+        self._decoder = recognizer._borrow(mode)
         if partials:
             self._decoder.set_cmn(recognizer._cmn)
             self._decoder.start_utt()
@@ -271,6 +332,7 @@ class SphinxStream:
             words = []
             if self._audio:
                 start, end = self._speech_span()
+                decoder.set_cmn(self.recognizer._cmn)  # every final pass starts from the same cepstral mean
                 decoder.start_utt()
                 decoder.process_raw(bytes(self._audio[start:end]), full_utt=True)
                 decoder.end_utt()
@@ -294,7 +356,7 @@ class SphinxStream:
 
     def _release(self) -> None:
         if self._decoder is not None:
-            self.recognizer._pool.put(self._decoder)
+            self.recognizer._release(self._decoder, self.mode)
             self._decoder = None
 
     def close(self) -> None:

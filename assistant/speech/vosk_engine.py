@@ -25,8 +25,8 @@ import unicodedata
 from pathlib import Path
 
 from assistant.speech.audio import NoiseFloor, check_rate
-from assistant.speech.grammar import sample_phrases
-from assistant.speech.recognizer import Mode, SpeechError, check_chunk, check_mode
+from assistant.intents.spoken import keep_known, sample_phrases
+from assistant.speech.recognizer import Mode, SpeechError, Trust, check_chunk, check_mode
 from assistant.speech.result import Transcript, WordTiming
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,12 @@ class VoskRecognizer:
     """A loaded Vosk model; domain-biased mode when the model has a dynamic graph and a domain is given."""
 
     engine = "vosk"
+    trust = Trust(grammar=0.65, model=1.01, model_intent=0.0, action=0.6)
+    """Not calibrated (no English Vosk model on the benchmark machine): about pocketsphinx's."""
 
     def __init__(self, folder: Path, domain=None, rate: int = 16000, max_phrases: int = MAX_PHRASES, name: str | None = None,
-                 language: str = "unknown", max_seconds: float = 31.0):
+                 language: str = "unknown", max_seconds: float = 31.0, phrases: list[str] | None = None):
+        """`phrases`: the domain's spoken sentences sampled at training (else sampled from `domain` now)."""
         import vosk
 
         folder = Path(folder)
@@ -147,9 +150,11 @@ class VoskRecognizer:
             raise SpeechError(f"{folder}: Vosk cannot load this model ({e})") from None
         self._modes = model_modes(folder)
         self.phrases: list[str] | None = None
-        if domain is not None and "domain" in self._modes:
-            phrases = sample_phrases(domain, self.known, min(max_phrases, MAX_PHRASES))
-            if phrases:
+        if (domain is not None or phrases is not None) and "domain" in self._modes:
+            limit = min(max_phrases, MAX_PHRASES)
+            said = keep_known(phrases, self.known, limit) if phrases is not None else sample_phrases(domain, self.known, limit)
+            if said:
+                phrases = said
                 self.phrases = phrases + (["[unk]"] if self.known("[unk]") else [])
                 log.info("Vosk grammar of %d domain sentences", len(phrases))
             else:

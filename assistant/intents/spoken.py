@@ -116,6 +116,26 @@ def sample_phrases(domain: Domain, known: Known, max_phrases: int = 5000, seed: 
     return list(phrases)
 
 
+def keep_known(phrases: list[str], known: Known, limit: int) -> list[str]:
+    """The first `limit` phrases whose every word the recogniser knows (sentences sampled once, at training, with
+    no recogniser at hand, then fitted to each recogniser's vocabulary when it loads)."""
+    kept: list[str] = []
+    missing: set[str] = set()
+    verdict: dict[str, bool] = {}
+    for phrase in phrases:
+        unknown = [w for w in phrase.split() if not verdict.setdefault(w, known(w))]
+        if unknown:
+            missing.update(unknown)
+        elif phrase:
+            kept.append(phrase)
+            if len(kept) >= limit:
+                break
+    if missing:
+        log.info("%d words of the intents are not in the model's vocabulary; phrases with them are left out: %s",
+                 len(missing), ", ".join(sorted(missing)[:20]))
+    return kept
+
+
 def _fill(ref: SlotRef, slots: dict[str, Slot], domain: Domain, rng: random.Random) -> str:
     slot = slots[ref.name]
     if slot.type in domain.slot_types:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.speech.grammar import sample_phrases, spoken
+from assistant.intents.spoken import sample_phrases, spoken
 
 TINY = """
 slots:

