@@ -32,7 +32,7 @@ class NluSettings(BaseModel):
     intents: Path = Path("intents")
     encoder: Path | None = None
     threads: int = 0
-    oos_threshold: float | None = None
+    oos_threshold: float | None = Field(None, allow_inf_nan=False)
     """Out-of-scope threshold overriding the one the trainer chose on dev (None: the model's)."""
 
 
@@ -80,6 +80,12 @@ class SpeechSettings(BaseModel):
     mode: Literal["domain", "free"] = "domain"
     sample_rate: int = Field(16000, ge=8000, le=48000)
     max_seconds: float = Field(30.0, gt=0)
+    max_streams: int = Field(4, ge=1, le=64)
+    """Utterances decoded at once per process (daemon streams, WebSockets, uploads): one more is refused as busy."""
+    stream_idle_seconds: float = Field(10.0, gt=0)
+    """An open utterance that receives no audio for this long is dropped (daemon and WebSocket)."""
+    max_connections: int = Field(64, ge=1)
+    """Daemon connections open at once; one more is told `busy` and closed."""
     endpoint_silence: float = Field(0.8, gt=0)
     max_phrases: int = Field(30000, ge=1)
     input_device: str = ""

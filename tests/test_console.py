@@ -61,7 +61,7 @@ def open_server(store):
 @pytest.fixture(scope="module")
 def token_server(store):
     """The same, but every request needs the bearer token."""
-    process, url, lines = start_server(store, "--token", TOKEN, env=NO_SPEECH)
+    process, url, lines = start_server(store, env=NO_SPEECH | {"ASSISTANT_SERVER_TOKENS": TOKEN})
     yield url
     stop(process, lines)
     assert TOKEN not in "".join(lines), "a token was logged"

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -80,3 +81,22 @@ def test_train_adds_a_version_and_makes_it_current(tmp_path, tiny_domain, models
     report = json.loads(out.stdout)
     assert report["current"] and store.current_version(models) == report["version"]
     assert (models / report["version"] / "model.onnx").is_file() and (models / "v1" / "model.onnx").is_file()
+
+
+def test_version_names_are_reserved_atomically(tmp_path):
+    """Finding 10: two trainings started in the same second were given the same version; one model was lost."""
+    names, barrier = [], threading.Barrier(8)
+
+    def take() -> None:
+        barrier.wait()
+        names.append(store.new_version(tmp_path))
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(names)) == 8
+    for name in names:
+        store.release(tmp_path, name)
+    assert not list(tmp_path.iterdir())

@@ -50,7 +50,7 @@ def start_server(models: Path, *args: str, env: dict | None = None, wait: bool =
     port = free_port()
     environ = dict(os.environ, PYTHONPATH=str(ROOT), ASSISTANT_NLU_MODELS=str(models), ASSISTANT_SPEECH_ENGINE="pocketsphinx",
                    ASSISTANT_SERVER_MAX_TEXT_CHARS="200", ASSISTANT_SERVER_MAX_BATCH="8", ASSISTANT_SERVER_MAX_BODY_MB="1",
-                   ASSISTANT_SPEECH_MAX_SECONDS="10", **(env or {}))
+                   ASSISTANT_SPEECH_MAX_SECONDS="10") | (env or {})
     process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2", *args],
                                cwd=ROOT, env=environ, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -84,11 +84,22 @@ def stop(process: subprocess.Popen, lines: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(models):
-    process, url, lines = start_server(models, "--token", TOKEN, "--access-log")
+def server(models, tmp_path_factory):
+    token_file = tmp_path_factory.mktemp("secrets") / "tokens"
+    token_file.write_text(f"# the console's\n{TOKEN}\n")
+    process, url, lines = start_server(models, "--token-file", str(token_file), "--access-log")
     yield url, lines, process
     stop(process, lines)
     assert TOKEN not in "".join(lines), "a token was logged"
+
+
+def test_the_token_is_not_on_any_command_line(server):
+    """`ps` shows every user the command lines of the master and its workers: the token comes from a file."""
+    master = server[2].pid
+    workers = [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    assert workers
+    for pid in [master, *workers]:
+        assert TOKEN.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
 @pytest.fixture

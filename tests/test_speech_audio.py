@@ -143,3 +143,36 @@ def test_no_microphone_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(sd, "check_input_settings", no_device)
     with pytest.raises(AudioError, match="no usable microphone"):
         next(microphone(16000))
+
+
+def test_a_small_file_that_decodes_huge_is_refused_before_decoding(tmp_path):
+    """Issue 13, finding 6: a 99 KB FLAC of 8 channels at 384 kHz decoded to half a gigabyte."""
+    import tracemalloc
+
+    from assistant.speech.audio import AudioTooLong, decode
+
+    path = tmp_path / "wide.flac"
+    sf.write(path, np.zeros((384_000 * 10, 8), dtype=np.int16), 384_000, format="FLAC", subtype="PCM_16")
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    with pytest.raises(AudioTooLong, match="8 channels at 384000 Hz"):
+        decode(str(path), max_seconds=30)
+    assert tracemalloc.get_traced_memory()[1] < 16 * 2**20
+    tracemalloc.stop()
+    stereo = tmp_path / "stereo.flac"
+    sf.write(stereo, np.zeros((96_000 * 10, 2), dtype=np.int16), 96_000, format="FLAC", subtype="PCM_16")
+    assert decode(str(stereo), max_seconds=30).seconds == 10  # 96 kHz stereo is fine
+
+
+def test_a_stream_resampler_matches_whole_clip_resampling():
+    """The daemon and the WebSocket resample an utterance chunk by chunk through one filter: no seams."""
+    from assistant.speech.audio import Resampler
+
+    audio = Audio((tone(1.0, 44100) * 32767).astype(np.int16), 44100)
+    resampler = Resampler(44100, 16000)
+    pcm = b"".join(resampler.feed(audio.samples[i : i + 441]) for i in range(0, 44100, 441)) + resampler.feed(audio.samples[:0], last=True)
+    streamed = np.frombuffer(pcm, dtype="<i2").astype(float)
+    whole = resample(audio, 16000).samples.astype(float)
+    assert abs(len(streamed) - len(whole)) <= 1
+    n = min(len(streamed), len(whole))
+    assert np.abs(streamed[:n] - whole[:n]).max() < 200  # the same filter, a few LSBs of rounding apart

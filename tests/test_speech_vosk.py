@@ -104,7 +104,7 @@ def test_same_audio_same_transcript(recognizer, clips):
     audio = load_audio(clips[1])
     first = transcribe(recognizer, audio, "free")
     transcribe(recognizer, load_audio(clips[2]), "free")
-    assert transcribe(recognizer, audio, "free") == first
+    assert first.text and transcribe(recognizer, audio, "free") == first  # two empty transcripts would be equal too
 
 
 def test_streaming_partials_then_final(recognizer, clips):

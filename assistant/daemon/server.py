@@ -12,7 +12,11 @@ Home Assistant and any Wyoming client can use it (tcp://HOST:PORT or unix://PATH
 
 A bad message gets an `error` event (`text`, `code`) and the connection goes
 on; only a message whose framing is broken (an unreadable length) ends its
-connection, never the daemon; an error of ours is logged and reported as
+connection, never the daemon. What a client can hold is bounded (docs/security.md):
+connections (`speech.max_connections`), utterances decoded at once
+(`speech.max_streams`, then `busy`), an utterance left without audio
+(`speech.stream_idle_seconds`, then `timeout`), audio length (checked before
+any work on a chunk) and sample rates (8 to 48 kHz); an error of ours is logged and reported as
 `internal`, never as the client's fault. Decoding runs in worker threads, so
 one client's audio never stalls another's. The models are those of a
 `speech.service.Service`: it follows the store's `current` pointer, so a newly
@@ -42,7 +46,7 @@ from wyoming.intent import Entity, Intent, NotRecognized, Recognize
 from wyoming.server import AsyncEventHandler, AsyncServer
 
 from assistant.errors import AssistantError
-from assistant.speech.audio import AudioError, from_pcm
+from assistant.speech.audio import STREAM_RATES, AudioError, from_pcm
 from assistant.speech.pipeline import PipelineStream
 from assistant.speech.result import RecognizeResult
 from assistant.speech.service import Service
@@ -96,8 +100,8 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         raise FramingError(f"event header longer than {MAX_HEADER} bytes") from None
     try:
         header = json.loads(line)
-    except ValueError:
-        raise BadEvent("event header is not JSON") from None
+    except (ValueError, RecursionError):
+        raise BadEvent("event header is not JSON (or nested too deep)") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise BadEvent("event header must be a JSON object with a string 'type'")
     data = header.get("data") or {}
@@ -114,8 +118,8 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
             extra = await reader.readexactly(lengths["data_length"])
             try:
                 more = json.loads(extra)
-            except ValueError:
-                raise BadEvent("event data is not JSON") from None
+            except (ValueError, RecursionError):
+                raise BadEvent("event data is not JSON (or nested too deep)") from None
             if not isinstance(more, dict):
                 raise BadEvent("event data must be a JSON object")
             data.update(more)
@@ -205,11 +209,23 @@ class Handler(AsyncEventHandler):
         await self.send(Error(text=text, code=code).event())
 
     async def run(self) -> None:
+        limits = self.daemon.service.settings.speech
+        if len(self.daemon.handlers) >= limits.max_connections:
+            await self.error(f"{limits.max_connections} connections are open (speech.max_connections); closing", "busy")
+            self.writer.close()
+            return
         self.daemon.handlers.add(self)
         try:
             while True:
                 try:
-                    event = await read_event(self.reader)
+                    # an open utterance holds a decoder: a client that stops sending audio must not keep it
+                    idle = limits.stream_idle_seconds if self._stream is not None else None
+                    event = await asyncio.wait_for(read_event(self.reader), idle)
+                except asyncio.TimeoutError:
+                    self._drop_stream()
+                    await self.error(f"no audio for {limits.stream_idle_seconds:g} s (speech.stream_idle_seconds): "
+                                     "the utterance is dropped; closing the connection", "timeout")
+                    break
                 except BadEvent as e:
                     await self.error(str(e), "bad-event")
                     continue
@@ -330,8 +346,8 @@ def _check_format(rate, width, channels) -> tuple[int, int, int]:
     for name, value in (("rate", rate), ("width", width), ("channels", channels)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise AudioError(f"audio {name} must be a whole number, not {value!r}")
-    if rate <= 0 or rate > 384_000:
-        raise AudioError(f"audio rate must be 1 to 384000 Hz, not {rate}")
+    if not STREAM_RATES[0] <= rate <= STREAM_RATES[1]:
+        raise AudioError(f"audio rate must be {STREAM_RATES[0]} to {STREAM_RATES[1]} Hz, not {rate}")
     if width != 2:
         raise AudioError(f"only 16-bit audio (width 2) is supported, not width {width}")
     if not 1 <= channels <= 32:

@@ -74,7 +74,7 @@ def load_domain(path: str | Path) -> Domain:
         try:
             parse_template(apply_rules(body, rules))
         except TemplateError as err:
-            raise IntentFileError(*rule_lines[name], f'rule <{name}>: {err} in "{body}"') from None
+            raise IntentFileError(*rule_lines[name], f'rule <{name}>: {err} in "{_short(body)}"') from None
 
     slot_types: dict[str, SlotType] = {}
     where: dict[str, str] = {}
@@ -189,6 +189,11 @@ def _from_validation(file: str, data: Any, lines: dict, err: ValidationError) ->
     return IntentFileError(file, line, f"{path}: {message}")
 
 
+def _short(text: str, limit: int = 120) -> str:
+    """A template quoted in an error message: whole when short, else its start (a hostile one can be megabytes)."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _check_synonyms(file: str, line: int, name: str, values) -> None:
     """A word may name only one value of a type, or the runtime could not tell which is meant."""
     owner: dict[str, str] = {}
@@ -244,7 +249,7 @@ def _check_intent(
             sentences.append(apply_rules(template, rules))
             tree = parse_template(sentences[-1])
         except TemplateError as err:
-            raise IntentFileError(file, at, f'intent {name}: {err} in template "{template}"') from None
+            raise IntentFileError(file, at, f'intent {name}: {err} in template "{_short(template)}"') from None
         for slot_name in slot_names(tree):
             use(slot_name, at, f'template "{template}"', sampled=True)
 

@@ -18,6 +18,12 @@ from assistant.errors import AssistantError
 _SLOT_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _RULE = re.compile(r"<([A-Za-z_][\w\-]*)>")
 _CLOSER = {"(": ")", "[": "]"}
+MAX_NESTING = 24
+"""Groups within groups a template may have: what people write stays under ten, and deeper trees exhaust recursion."""
+MAX_RULE_DEPTH = 16
+"""Rules within rules, likewise."""
+MAX_TEMPLATE_CHARS = 50_000
+"""A template with its rules applied (Home Assistant's largest is a few thousand): a bound on what rules can blow up to."""
 
 
 class TemplateError(AssistantError):
@@ -61,6 +67,8 @@ def parse_template(template: str) -> Group:
     while i < n:
         char = template[i]
         if char in "([":
+            if len(stack) > MAX_NESTING:
+                raise TemplateError(f"groups nested more than {MAX_NESTING} deep at column {i + 1}")
             stack.append((char, i + 1, [], []))
             separators.append(set())
         elif char in "|;":
@@ -115,6 +123,8 @@ def apply_rules(template: str, rules: dict[str, str]) -> str:
     stored in a `Domain` has them applied already.
     """
 
+    size = [len(template)]
+
     def replace(text: str, seen: tuple[str, ...]) -> str:
         def one(match: re.Match) -> str:
             name = match.group(1)
@@ -122,6 +132,11 @@ def apply_rules(template: str, rules: dict[str, str]) -> str:
                 raise TemplateError(f"unknown rule <{name}>")
             if name in seen:
                 raise TemplateError(f"rule <{name}> refers to itself")
+            if len(seen) >= MAX_RULE_DEPTH:
+                raise TemplateError(f"rules within rules more than {MAX_RULE_DEPTH} deep: <{'> <'.join(seen[:3])}> ... <{name}>")
+            size[0] += len(rules[name]) + 2
+            if size[0] > MAX_TEMPLATE_CHARS:  # rules that use a rule twice double the text at every level
+                raise TemplateError(f"with its rules applied, the template is longer than {MAX_TEMPLATE_CHARS} characters")
             return "(" + replace(rules[name], seen + (name,)) + ")"
 
         return _RULE.sub(one, text)

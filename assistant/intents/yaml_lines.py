@@ -19,6 +19,11 @@ from assistant.intents.errors import IntentFileError
 Location = tuple  # a key path such as ("intents", "LightsOn", "sentences", 0)
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
+MAX_DEPTH = 32
+"""Lists and mappings within each other: an intent file needs five."""
+MAX_ALIASES = 1000
+MAX_VALUES = 200_000
+"""Values a file may stand for, aliases expanded: a large domain has tens of thousands."""
 
 
 def load_yaml(path: str | Path) -> tuple[Any, dict[Location, int]]:
@@ -31,6 +36,7 @@ def load_yaml(path: str | Path) -> tuple[Any, dict[Location, int]]:
     except (OSError, UnicodeDecodeError) as err:
         raise IntentFileError(str(path), None, f"cannot read file: {err}") from err
     try:
+        _check_shape(text, str(path), yaml)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -43,22 +49,49 @@ def load_yaml(path: str | Path) -> tuple[Any, dict[Location, int]]:
     lines: dict[Location, int] = {(): 1}
     if root is None:
         return None, lines
-    return _plain(root, (), lines, str(path), yaml), lines
+    return _plain(root, (), lines, str(path), yaml, [0], set()), lines
 
 
-def _plain(node: Any, loc: Location, lines: dict[Location, int], path: str, yaml: Any) -> Any:
+def _check_shape(text: str, path: str, yaml: Any) -> None:
+    """Walk the file's events (no recursion, nothing built) and refuse what would exhaust the parser or the
+    memory of whoever reads it: collections nested past `MAX_DEPTH`, more than `MAX_ALIASES` aliases."""
+    depth, aliases = 0, 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise IntentFileError(path, event.start_mark.line + 1, f"lists and mappings nested more than {MAX_DEPTH} deep")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise IntentFileError(path, event.start_mark.line + 1, f"more than {MAX_ALIASES} YAML aliases (*name)")
+
+
+def _plain(node: Any, loc: Location, lines: dict[Location, int], path: str, yaml: Any, count: list[int], open_: set[int]) -> Any:
+    """Plain data of a node. An alias shares its anchor's node, so a file of a few hundred bytes can stand for
+    billions of values, or contain itself: `count` (values so far) and `open_` (nodes being read) refuse both."""
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise IntentFileError(path, node.start_mark.line + 1, f"the file stands for more than {MAX_VALUES} values (YAML aliases repeat them)")
+    if id(node) in open_:
+        raise IntentFileError(path, node.start_mark.line + 1, "a YAML alias refers to a list or mapping that contains it")
     if isinstance(node, yaml.ScalarNode):
         if node.style is None and node.value in _NULLS:
             return None
         return node.value
     if isinstance(node, yaml.SequenceNode):
         items = []
+        open_.add(id(node))
         for i, child in enumerate(node.value):
             lines[loc + (i,)] = child.start_mark.line + 1
-            items.append(_plain(child, loc + (i,), lines, path, yaml))
+            items.append(_plain(child, loc + (i,), lines, path, yaml, count, open_))
+        open_.discard(id(node))
         return items
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, Any] = {}
+        open_.add(id(node))
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
@@ -67,7 +100,8 @@ def _plain(node: Any, loc: Location, lines: dict[Location, int], path: str, yaml
             if key in mapping:
                 raise IntentFileError(path, line, f"duplicate key '{key}' (first at line {lines[loc + (key,)]})")
             lines[loc + (key,)] = line
-            mapping[key] = _plain(value_node, loc + (key,), lines, path, yaml)
+            mapping[key] = _plain(value_node, loc + (key,), lines, path, yaml, count, open_)
+        open_.discard(id(node))
         return mapping
     return None
 

@@ -133,10 +133,24 @@ class Parser:
         except Exception as e:  # onnxruntime, tokenizers and numpy raise their own types for corrupt files
             raise ModelLoadError(f"{self.folder}: cannot load: {str(e).splitlines()[0]}") from None
         self.rules = Transitions(self.labels.start, self.labels.transitions, self.labels.end)
+        self._check_outputs()
         self.grammar = Grammar(self.domain)
         self.threshold = threshold
         """Out-of-scope threshold overriding the model's own (config); a request may override both."""
         self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
+
+    def _check_outputs(self) -> None:
+        """Run one utterance: a graph whose outputs disagree with `labels.json` (a folder put together by hand)
+        must fail here, where a load is refused and the old model keeps serving, not on every later parse."""
+        batch = featurize(self.tokenizer, [["check"]])
+        try:
+            logits, scores, _ = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
+        except Exception as e:  # onnxruntime's own error types
+            raise ModelLoadError(f"{self.folder}: the model graph does not run: {str(e).splitlines()[0]}") from None
+        intents, tags = len(self.labels.intents), len(self.labels.tags)
+        if logits.shape[-1] != intents or scores.shape[-1] != tags or len(self.rules.start) != tags:
+            raise ModelLoadError(f"{self.folder}: {bundle.LABELS} names {intents} intents and {tags} tags, but the graph outputs "
+                                 f"{logits.shape[-1]} intents and {scores.shape[-1]} tags: the folder's files do not belong together")
 
     @property
     def version(self) -> str:

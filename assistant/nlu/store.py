@@ -15,6 +15,7 @@ intents on first use.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -31,6 +32,7 @@ from assistant.nlu.errors import ModelLoadError
 log = logging.getLogger(__name__)
 
 CURRENT = "current"
+RESERVED = ".reserved"
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 """What a version name may look like: one path component, no hidden or temporary folders."""
 
@@ -88,13 +90,42 @@ def versions(store: Path) -> list[ModelVersion]:
 
 
 def new_version(store: Path) -> str:
-    """A fresh version name: the UTC time, made unique in the store."""
+    """A fresh version name, the UTC time made unique in the store, and reserved: two trainings started in the
+    same second (two shells, two workers) never write the same folder. `release(store, name)` when written."""
     stem = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name, n = stem, 1
-    while (Path(store) / name).exists():
+    while True:
+        if not (Path(store) / name).exists():
+            try:
+                os.mkdir(Path(store) / f".{name}{RESERVED}")  # atomic: exactly one caller creates it
+                return name
+            except FileExistsError:
+                pass
         n += 1
         name = f"{stem}-{n}"
-    return name
+
+
+def release(store: Path, version: str) -> None:
+    """Drop the reservation of a version name (its folder, if written, now holds it)."""
+    with contextlib.suppress(OSError):
+        os.rmdir(Path(store) / f".{version}{RESERVED}")
+
+
+def current_folder(store: Path) -> Path:
+    """The folder `current` names, resolved once, when it is a version of this store; else the newest valid
+    version (logged), so a deleted or misdirected pointer never leaves a server with nothing to serve; the
+    dangling pointer itself only when there is no valid version (loading it then says what is missing)."""
+    store = Path(store).resolve()
+    link = store / CURRENT
+    target = link.resolve()
+    if target.parent == store and target.is_dir() and VERSION.match(target.name):
+        return target
+    valid = [v for v in versions(store) if v.valid]
+    if not valid:
+        return target
+    why = "outside the store" if target.parent != store else "to a missing folder"
+    log.warning("%s points %s (%s): serving the newest valid version, %s", link, why, target, valid[0].version)
+    return store / valid[0].version
 
 
 def activate(store: Path, version: str, check=None) -> Path:
@@ -139,7 +170,10 @@ def train_version(store: Path, data: Path, encoder: Path | None = None, config: 
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     version = new_version(store)
-    trained = train(data, store / version, encoder, config, progress=progress)
+    try:
+        trained = train(data, store / version, encoder, config, progress=progress)
+    finally:
+        release(store, version)
     if make_current:
         activate(store, version)
     return version, trained
@@ -160,7 +194,7 @@ def ensure_model(settings: Settings) -> Path:
     """
     folder = model_folder(settings)
     if folder.is_dir():
-        return folder
+        return folder if settings.nlu.model else current_folder(settings.path(settings.nlu.models))
     if settings.nlu.model:
         raise ModelLoadError(f"no model at {folder}; train one with: assistant train INTENTS --out {folder}")
     models = settings.path(settings.nlu.models)

@@ -115,11 +115,13 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
     intent_ids = {name: i for i, name in enumerate(model.config.intents)}
     tag_ids = {name: i for i, name in enumerate(model.config.tags)}
     steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
-    optimizer, schedule = optimiser(model, config, steps)
+    plan = Plan(steps)
+    optimizer, schedule = optimiser(model, config, plan)
     started = time.monotonic()
+    budget = 60 * config.max_minutes
 
     def out_of_time() -> bool:
-        return bool(config.max_minutes) and time.monotonic() - started > 60 * config.max_minutes
+        return bool(budget) and (done >= plan.steps or time.monotonic() - started > budget)
 
     best, best_key, best_epoch, stale, epoch, done = None, None, 0, 0, 0, 0
     for epoch in range(1, config.epochs + 1):
@@ -135,6 +137,8 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
             schedule.step()
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             done += 1
+            if budget and done == PLAN_AFTER:
+                plan.fit(done, time.monotonic() - started, budget)
             if done % 5 == 0:
                 report("training", done / steps, {"epoch": epoch, "epochs": config.epochs, "loss": round(loss.item(), 4)})
             if out_of_time():
@@ -150,11 +154,14 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
             best, best_key, best_epoch, stale = copy.deepcopy(model.state_dict()), key, epoch, 0
         else:
             stale += 1
+        if budget:
+            plan.fit(done, time.monotonic() - started, budget)
         if stale >= config.patience:
             log.info("early stop: dev did not improve for %d epochs", stale)
             break
         if out_of_time():
-            log.info("stopping: time budget of %s minutes spent", config.max_minutes)
+            log.info("stopping: %s", f"the steps planned for the {config.max_minutes:g}-minute budget are done" if done >= plan.steps
+                     else f"the {config.max_minutes:g} minutes of the time budget are spent")
             break
     seconds = time.monotonic() - started
     model.load_state_dict(best)
@@ -229,9 +236,28 @@ def labels_of(model: JointBert) -> bundle.Labels:
     return bundle.Labels(intents=model.config.intents, tags=model.config.tags, start=start, transitions=transitions, end=end)
 
 
-def optimiser(model: JointBert, config: TrainConfig, steps: int):
+PLAN_AFTER = 20  # optimiser steps timed before the first fit of the schedule to the time budget
+
+
+@dataclass
+class Plan:
+    """The optimiser steps training will take. A time budget shortens it as soon as the pace is known, so the
+    learning rate still decays to zero when the budget ends: a slow machine trains fewer steps to the end of
+    the schedule, rather than stopping partway with the rate still high (which leaves a worse model)."""
+
+    steps: int
+
+    def fit(self, done: int, seconds: float, budget: float) -> None:
+        """Shorten (never lengthen) to the steps that fit in `budget` at the pace so far (dev evaluation included)."""
+        fits = done + int((budget - seconds) * done / max(seconds, 1e-6))
+        if fits < self.steps:
+            log.info("time budget: planning %d optimiser steps of %d", max(fits, done), self.steps)
+            self.steps = max(fits, done)
+
+
+def optimiser(model: JointBert, config: TrainConfig, plan: Plan):
     """AdamW with the encoder at `lr` (no decay on biases and LayerNorm), the heads at `head_lr`, the CRF at `crf_lr`;
-    linear warm-up over `warmup` of the steps, then linear decay to zero."""
+    linear warm-up over `warmup` of the planned steps, then linear decay to zero at the plan's (possibly shortened) end."""
     encoder = list(model.encoder.named_parameters())
     groups = [
         {"params": [p for n, p in encoder if "LayerNorm" not in n and "bias" not in n], "lr": config.lr, "weight_decay": config.weight_decay},
@@ -241,8 +267,9 @@ def optimiser(model: JointBert, config: TrainConfig, steps: int):
     if model.crf is not None:
         groups.append({"params": list(model.crf.parameters()), "lr": config.crf_lr, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups)
-    warmup = max(1, int(config.warmup * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    warmup = max(1, int(config.warmup * plan.steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (plan.steps - s) / max(1, plan.steps - warmup))))
     return optimizer, schedule
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import hmac
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ValidationError
@@ -39,6 +41,8 @@ class AppState:
     """The OpenAPI document of every endpoint."""
     intents: dict[str, IntentsResponse] = field(default_factory=dict)
     """`GET /v1/intents` of the version in service, computed on first ask."""
+    sockets: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
+    """WebSockets open at once in this worker: fewer than its threads, so plain requests always find one."""
 
 
 def state() -> AppState:
@@ -53,6 +57,12 @@ def authorized(token: str | None = None) -> bool:
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     given = [g.encode() for g in (bearer.strip() if scheme.lower() == "bearer" else "", token or "") if g]
     return any(hmac.compare_digest(g, t) for g in given for t in tokens)  # constant time: no timing oracle
+
+
+def same_origin(origin: str) -> bool:
+    """A browser's `Origin` this server may act for: its own (the console) or one of `server.cors_origins`."""
+    allowed = state().settings.server.cors_origins
+    return origin in allowed or "*" in allowed or urlsplit(origin).netloc == request.host
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:

@@ -10,7 +10,9 @@ metrics, CORS, and JSON errors (`errors.py`).
 
 from __future__ import annotations
 
+import io
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -20,10 +22,32 @@ from flask_sock import Sock
 from assistant import __version__
 from assistant.config import Settings
 from assistant.server import errors, metrics
-from assistant.server.api import AppState, openapi
+from assistant.server.api import AppState, openapi, same_origin
 from assistant.server.endpoints import AREAS
 from assistant.server.endpoints.speech import add_stream
 from assistant.speech.service import Service, SpeechOptions
+
+MAX_SOCKET_MESSAGE = 1 << 20
+"""Largest WebSocket message, decompressed (32 s of 16 kHz audio): a small deflated message can inflate without end."""
+
+
+def read_chunked(limit: int) -> Response | None:
+    """A chunked body (it has no Content-Length) read whole here, up to `limit`: otherwise it would be cut at the
+    limit without a word (a JSON error about the cut text, not 413), and a malformed chunk would surface in a view
+    as an internal error, not 400."""
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return None
+    try:
+        data = environ["wsgi.input"].read(limit + 1)
+    except Exception as e:  # gunicorn's parser errors (InvalidChunkSize, ...): the client's framing
+        if type(e).__module__.startswith("gunicorn.http"):
+            return errors.error_response(400, f"malformed chunked body: {e}")
+        raise
+    if len(data) > limit:
+        return errors.error_response(413, f"request body over the {limit / 2**20:g} MB allowed (server.max_body_mb)")
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
+    return None
 
 
 def create_app(settings: Settings, service: Service | None = None, runtime: Path | None = None) -> Flask:
@@ -43,18 +67,29 @@ def create_app(settings: Settings, service: Service | None = None, runtime: Path
     jobs.mkdir(parents=True, exist_ok=True)
 
     app = Flask("assistant.server", static_folder=None)
+    app.url_map.merge_slashes = False  # `//v1//parse` is a 404 in JSON, not an HTML redirect
     app.config["MAX_CONTENT_LENGTH"] = int(settings.server.max_body_mb * 2**20)
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_SOCKET_MESSAGE}
     add_stream(Sock(app))
     for area in AREAS:
         app.register_blueprint(area.blueprint)
     operations = [op for area in AREAS for op in area.operations]
     app.extensions["assistant"] = AppState(settings=settings, service=service, jobs=jobs, tokens=[t.encode() for t in settings.server.tokens],
-                                           openapi=openapi(operations, bool(settings.server.tokens), "assistant intent API", __version__))
+                                           openapi=openapi(operations, bool(settings.server.tokens), "assistant intent API", __version__),
+                                           sockets=threading.BoundedSemaphore(max(1, settings.server.threads - 1)))
     errors.install(app, settings.server.max_body_mb)
 
     @app.before_request
-    def started() -> None:
+    def started() -> Response | None:
         g.started = time.perf_counter()
+        # A page on another site can make the user's browser send requests here (a form POST needs no CORS
+        # pre-flight, a WebSocket none at all): a browser's request that changes state or opens a socket
+        # must come from this server's own pages or an allowed origin.
+        origin = request.headers.get("Origin")
+        changes = request.method not in ("GET", "HEAD", "OPTIONS") or request.headers.get("Upgrade", "").lower() == "websocket"
+        if origin and changes and not same_origin(origin):
+            return errors.error_response(403, f"requests from origin {origin} are not allowed (server.cors_origins)")
+        return read_chunked(app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request
     def finished(response: Response) -> Response:

@@ -18,14 +18,16 @@ from assistant.intents.errors import IntentFileError
 from assistant.nlu.errors import ModelLoadError, TrainError
 from assistant.server.schemas import Error, ErrorBody
 from assistant.speech.audio import AudioError, AudioTooLong
-from assistant.speech.recognizer import SpeechError
+from assistant.speech.recognizer import Busy, SpeechError
 from assistant.speech.service import NotReady, SpeechUnavailable
 
 log = logging.getLogger(__name__)
 
-REASONS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 408: "timeout", 409: "conflict",
-           413: "too_large", 415: "unsupported_media_type", 422: "invalid", 500: "internal_error", 503: "not_ready"}
-DESCRIPTIONS = {400: "Malformed request (e.g. invalid JSON).", 401: "Missing or wrong bearer token.", 404: "No such resource.",
+REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 408: "timeout", 409: "conflict",
+           413: "too_large", 414: "uri_too_long", 415: "unsupported_media_type", 417: "expectation_failed", 422: "invalid",
+           431: "headers_too_large", 500: "internal_error", 501: "not_implemented", 503: "not_ready"}
+DESCRIPTIONS = {400: "Malformed request (e.g. invalid JSON).", 401: "Missing or wrong bearer token.",
+                403: "A browser request from an origin not allowed (server.cors_origins).", 404: "No such resource.",
                 409: "Conflicts with work in progress.", 413: "Request too large (bytes, text length, batch size or audio seconds).",
                 415: "Unsupported content type.", 422: "Well-formed, but not a valid request.", 503: "Not ready: no model loaded, or the feature is unavailable."}
 
@@ -34,6 +36,7 @@ KINDS: list[tuple[type[AssistantError], int, str]] = [
     (AudioError, 422, "bad_audio"),
     (NotReady, 503, "not_ready"),
     (SpeechUnavailable, 503, "speech_unavailable"),
+    (Busy, 503, "busy"),
     (ModelLoadError, 422, "model_rejected"),
     (IntentFileError, 422, "invalid"),
     (TrainError, 422, "invalid"),
@@ -61,14 +64,19 @@ def status_of(error: AssistantError) -> tuple[int, str]:
     return status, REASONS.get(status, "error")
 
 
+def error_body(status: int, message: str, code: str | None = None, details: list[dict] | None = None) -> str:
+    """The JSON of an error, as every answer that is not a success carries it."""
+    code = code or REASONS.get(status, "error")
+    return Error(error=ErrorBody(status=status, code=code, message=message, details=details)).model_dump_json(exclude_none=True)
+
+
 def error_response(status: int, message: str, code: str | None = None, details: list[dict] | None = None) -> Response:
     code = code or REASONS.get(status, "error")
-    payload = Error(error=ErrorBody(status=status, code=code, message=message, details=details))
-    response = Response(payload.model_dump_json(exclude_none=True), status=status, mimetype="application/json")
+    response = Response(error_body(status, message, code, details), status=status, mimetype="application/json")
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="assistant"'
-    if code == "not_ready":
-        response.headers["Retry-After"] = "5"
+    if code in ("not_ready", "busy"):
+        response.headers["Retry-After"] = "5" if code == "not_ready" else "1"
     return response
 
 

@@ -18,8 +18,13 @@ MODEL = Gauge("assistant_model_info", "1 for the model version in service.", ["v
 SWAPS = Counter("assistant_model_swaps", "Model versions swapped in while serving.")
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, method, str(status)).inc()
+    """Count a request. Labels come from a fixed set (routes, HTTP's methods, statuses): a label taken from
+    the request as sent would let any client create series without end."""
+    REQUESTS.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
     LATENCY.labels(endpoint).observe(seconds)
 
 

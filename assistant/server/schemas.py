@@ -26,12 +26,13 @@ class Request(BaseModel):
 
 class ParseRequest(Request):
     text: str = Field(description="The utterance; longer than `server.max_text_chars` characters: 413.")
-    threshold: float | None = Field(None, description="Out-of-scope threshold for this request (higher accepts more); default: the server's.")
+    threshold: float | None = Field(None, allow_inf_nan=False,
+                                    description="Out-of-scope threshold for this request (higher accepts more); default: the server's.")
 
 
 class BatchRequest(Request):
     texts: list[str] = Field(description="Utterances, at most `server.max_batch`; results come back in the same order.")
-    threshold: float | None = None
+    threshold: float | None = Field(None, allow_inf_nan=False)
 
 
 class Parsed(ParseResult):

@@ -97,7 +97,7 @@ def _serve_gunicorn(settings: Settings, access_log: bool, runtime: Path) -> None
 
     class Application(BaseApplication):
         def load_config(self):
-            options = {"bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads, "worker_class": "gthread",
+            options = {"bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads, "worker_class": "assistant.server.worker.JsonErrorWorker",
                        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "when_ready": when_ready, "child_exit": child_exit,
                        "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info", "proc_name": "assistant-serve",
                        "control_socket_disable": True}

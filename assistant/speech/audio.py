@@ -25,6 +25,12 @@ FILE_FORMATS = {"WAV", "FLAC", "OGG"}
 """Container formats read through soundfile (libsndfile)."""
 RAW_SUFFIXES = {".raw", ".pcm", ".s16", ".s16le"}
 MAX_RATE = 384_000
+MAX_SAMPLES_PER_SECOND = 192_000
+"""Decoded samples (all channels) a second of a file may hold where its length is limited: 96 kHz stereo; a
+99 KB FLAC of 8 channels at 384 kHz would decode to half a gigabyte."""
+STREAM_RATES = (8000, 48000)
+"""Rates a live stream may declare (the daemon, the WebSocket): what microphones send. Files may have any rate
+up to `MAX_RATE`; a stream is fed chunk by chunk, so an exotic rate would cost its resampling again and again."""
 
 
 class AudioError(AssistantError):
@@ -131,6 +137,9 @@ def decode(source, max_seconds: float | None = None, what: str = "audio") -> Aud
         raise AudioError(f"{what}: {info.format} audio is not supported; use WAV, FLAC or OGG")
     rate = check_rate(info.samplerate)
     _check_length(info.frames, rate, max_seconds, what)
+    if max_seconds is not None and info.frames * info.channels > max_seconds * MAX_SAMPLES_PER_SECOND:
+        raise AudioTooLong(f"{what}: {info.channels} channels at {rate} Hz is more audio data than {max_seconds:g} s may hold "
+                           f"({MAX_SAMPLES_PER_SECOND} samples a second); send mono or stereo at 48 kHz or less")
     if hasattr(source, "seek"):
         source.seek(0)
     try:
@@ -150,6 +159,24 @@ def resample(audio: Audio, rate: int) -> Audio:
         return audio
     out = soxr.resample(audio.samples.astype(np.float32), audio.rate, rate, quality="HQ")
     return Audio(np.clip(out, -32768, 32767).round().astype(np.int16), rate)
+
+
+class Resampler:
+    """One utterance's audio to another rate, chunk by chunk, through one libsoxr stream: the filter is
+    designed once (at odd rates that costs more than the audio), and chunk boundaries leave no seams."""
+
+    def __init__(self, rate_in: int, rate_out: int):
+        import soxr
+
+        self.rate_in, self.rate_out = check_rate(rate_in), check_rate(rate_out)
+        self._stream = None if self.rate_in == self.rate_out else soxr.ResampleStream(self.rate_in, self.rate_out, 1, dtype="float32", quality="HQ")
+
+    def feed(self, samples: np.ndarray, last: bool = False) -> bytes:
+        """int16 mono samples in, 16-bit PCM at `rate_out` out (what the filter holds back comes with `last`)."""
+        if self._stream is None:
+            return samples.astype("<i2", copy=False).tobytes()
+        out = self._stream.resample_chunk(samples.astype(np.float32), last=last)
+        return np.clip(out, -32768, 32767).round().astype("<i2").tobytes()
 
 
 class NoiseFloor:

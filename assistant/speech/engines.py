@@ -184,7 +184,8 @@ def load_recognizer(settings: Settings, domain=None, engine: str | None = None, 
         from assistant.speech.sphinx_engine import SphinxRecognizer
 
         recognizer = SphinxRecognizer(domain, rate=s.sample_rate, endpoint_silence=s.endpoint_silence,
-                                      max_phrases=s.max_phrases, max_seconds=s.max_seconds + 1, phrases=phrases, cache=cache)
+                                      max_phrases=s.max_phrases, max_seconds=s.max_seconds + 1, phrases=phrases, cache=cache,
+                                      pool_size=s.max_streams)
     log.info("loaded %s model %s in %.1f s (modes: %s)", info.engine, info.model, time.perf_counter() - started,
              ", ".join(recognizer.modes()))
     return recognizer

@@ -15,6 +15,7 @@ understood, never as a confident intent (`trust`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -22,8 +23,8 @@ import numpy as np
 
 from assistant.nlu.result import ParseResult
 from assistant.nlu.runtime import Parser
-from assistant.speech.audio import Audio, resample
-from assistant.speech.recognizer import Mode, Recognizer, SpeechError, Stream, Trust
+from assistant.speech.audio import Audio, AudioError, AudioTooLong, Resampler, resample
+from assistant.speech.recognizer import Busy, Mode, Recognizer, SpeechError, Stream, Trust
 from assistant.speech.result import RecognizeResult, Timings, Transcript
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,36 @@ def transcribe(recognizer: Recognizer, audio: Audio, mode: Mode | None = None, c
     return transcript.shifted(-PAD_SECONDS, audio.seconds)
 
 
-class Pipeline:
-    """A recogniser (None: text only) and a parser, loaded once. Thread-safe, like both of them."""
+BUSY_WAIT = 1.0
+"""Seconds a new utterance waits for a free stream before it is refused as busy."""
 
-    def __init__(self, recognizer: Recognizer | None, parser: Parser, mode: Mode | None = None):
+
+class Pipeline:
+    """A recogniser (None: text only) and a parser, loaded once. Thread-safe, like both of them.
+
+    At most `max_streams` utterances are decoded at once (streams and whole clips alike): each holds a
+    decoder, CPU and memory, so one more is refused as `Busy` after `BUSY_WAIT` rather than queued
+    without end behind clients that may never finish.
+    """
+
+    def __init__(self, recognizer: Recognizer | None, parser: Parser, mode: Mode | None = None, max_streams: int = 4):
         self.recognizer = recognizer
         self.parser = parser
         self.mode = mode
+        self.max_streams = max_streams
+        self._slots = threading.BoundedSemaphore(max_streams)
+
+    def _slot(self) -> Callable[[], None]:
+        """Take a stream slot; returns its release (safe to call twice)."""
+        if not self._slots.acquire(timeout=BUSY_WAIT):
+            raise Busy(f"all {self.max_streams} speech streams are in use (speech.max_streams); try again shortly")
+        released = threading.Event()
+
+        def release() -> None:
+            if not released.is_set():
+                released.set()
+                self._slots.release()
+        return release
 
     def _mode(self, mode: Mode | None) -> Mode | None:
         """The mode asked for (strict), else the configured default when the recogniser has it, else its own default."""
@@ -74,7 +98,12 @@ class Pipeline:
         return RecognizeResult(**parsed.model_dump(), timings=Timings(nlu_ms=round(ms, 2), latency_ms=round(ms, 2)))
 
     def transcribe(self, audio: Audio, mode: Mode | None = None) -> Transcript:
-        return transcribe(self._need_recognizer(), audio, self._mode(mode))
+        recognizer = self._need_recognizer()
+        release = self._slot()
+        try:
+            return transcribe(recognizer, audio, self._mode(mode))
+        finally:
+            release()
 
     def recognize_audio(self, audio: Audio, mode: Mode | None = None) -> RecognizeResult:
         """A whole clip: all of the work happens after the audio ends, so latency is ASR plus NLU."""
@@ -93,7 +122,14 @@ class Pipeline:
         return RecognizeResult(**parsed.model_dump(), asr=transcript, timings=timings)
 
     def stream(self, mode: Mode | None = None, partials: bool = True) -> PipelineStream:
-        return PipelineStream(self, self._need_recognizer().stream(self._mode(mode), partials))
+        """A new utterance, holding one of the `max_streams` slots until it is finished or closed."""
+        recognizer = self._need_recognizer()
+        release = self._slot()
+        try:
+            return PipelineStream(self, recognizer.stream(self._mode(mode), partials), release)
+        except BaseException:
+            release()
+            raise
 
     def _need_recognizer(self) -> Recognizer:
         if self.recognizer is None:
@@ -128,14 +164,21 @@ def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | 
 
 
 class PipelineStream:
-    """An utterance as it is spoken: feed audio (any rate, resampled), read partials, finish for the result."""
+    """An utterance as it is spoken: feed audio (any rate, resampled), read partials, finish for the result.
 
-    def __init__(self, pipeline: Pipeline, stream: Stream):
+    A chunk is checked against the utterance's length limit before any work is done on it, and the
+    audio goes through one streaming resampler for the whole utterance: a filter designed per chunk
+    costs seconds of CPU at odd rates (and clicks at every chunk boundary).
+    """
+
+    def __init__(self, pipeline: Pipeline, stream: Stream, release: Callable[[], None] = lambda: None):
         self.pipeline = pipeline
         self.stream = stream
         self.seconds = 0.0
         self.asr_ms = 0.0
         self.padded = False
+        self._release = release
+        self._resampler: Resampler | None = None
 
     @property
     def endpoint(self) -> bool:
@@ -143,30 +186,44 @@ class PipelineStream:
 
     def feed(self, audio: Audio) -> str | None:
         """Feed a chunk; the partial transcript when it changed."""
-        rate = self.pipeline.recognizer.rate
+        recognizer = self.pipeline.recognizer
+        if self.seconds + audio.seconds > recognizer.max_seconds:
+            raise AudioTooLong(f"utterance longer than the {recognizer.max_seconds:g} s allowed")
+        if self._resampler is None:
+            self._resampler = Resampler(audio.rate, recognizer.rate)
+        elif self._resampler.rate_in != audio.rate:
+            raise AudioError(f"audio at {audio.rate} Hz in an utterance that started at {self._resampler.rate_in} Hz")
         started = time.perf_counter()
         if not self.padded:
-            self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
+            self.stream.feed(bytes(2 * int(recognizer.rate * PAD_SECONDS)))
             self.padded = True
-        partial = self.stream.feed(resample(audio, rate).pcm)
+        partial = self.stream.feed(self._resampler.feed(audio.samples))
         self.asr_ms += (time.perf_counter() - started) * 1000
         self.seconds += audio.seconds
         return partial
 
     def finish(self) -> RecognizeResult:
         """The final transcript, parsed; latency counts from this call, when the audio has ended."""
-        started = time.perf_counter()
-        rate = self.pipeline.recognizer.rate
-        if self.padded:
-            self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
-        transcript = self.stream.finish()
+        try:
+            started = time.perf_counter()
+            rate = self.pipeline.recognizer.rate
+            if self._resampler is not None:
+                self.stream.feed(self._resampler.feed(np.zeros(0, np.int16), last=True))
+            if self.padded:
+                self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
+            transcript = self.stream.finish()
+        finally:
+            self._release()
         if self.padded:
             transcript = transcript.shifted(-PAD_SECONDS, self.seconds)
         self.asr_ms += (time.perf_counter() - started) * 1000
         return self.pipeline.understand(transcript, self.seconds, self.asr_ms, started)
 
     def close(self) -> None:
-        self.stream.close()
+        try:
+            self.stream.close()
+        finally:
+            self._release()
 
 
 def listen(pipeline: Pipeline | Callable[[], Pipeline], blocks: Iterable[bytes], max_seconds: float = 30.0,

@@ -22,6 +22,12 @@ class SpeechError(AssistantError):
     """A speech engine, model or request that cannot be used; the message says which and why."""
 
 
+class Busy(SpeechError):
+    """Every decoder is in use: the request may be tried again in a moment (the REST API answers 503, the daemon `busy`)."""
+
+    code = "busy"
+
+
 @dataclass(frozen=True)
 class Trust:
     """When an engine's hearing is sure enough to act on: its confidences are its own scale, so each engine has its
@@ -60,6 +66,8 @@ class Recognizer(Protocol):
     model: str
     language: str
     rate: int
+    max_seconds: float
+    """The longest utterance a stream takes."""
     trust: Trust
     """When its hearing is sure enough to act on."""
 

@@ -105,8 +105,8 @@ class Service:
         return self.settings.path(self.settings.nlu.model)
 
     def target(self) -> Path:
-        """The folder to serve now: the pinned one, or where `current` points, resolved once."""
-        return store.model_folder(self.settings).resolve()
+        """The folder to serve now: the pinned one, or where `current` points, resolved once (`store.current_folder`)."""
+        return self.pinned.resolve() if self.pinned is not None else store.current_folder(self.store)
 
     def current(self) -> Loaded:
         """The model to answer a request with: a reference read, never a wait on a load."""
@@ -174,7 +174,7 @@ class Service:
                     raise
                 log.warning("speech disabled: %s", e)
                 speech = str(e)
-        pipeline = Pipeline(recognizer, parser, self.speech.mode or self.settings.speech.mode)
+        pipeline = Pipeline(recognizer, parser, self.speech.mode or self.settings.speech.mode, max_streams=self.settings.speech.max_streams)
         return Loaded(version=parser.version, folder=parser.folder, pipeline=pipeline, speech=speech)
 
     def install(self, loaded: Loaded) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from assistant.speech.audio import NoiseFloor, check_rate
 from assistant.intents.spoken import keep_known, sample_phrases
-from assistant.speech.recognizer import Mode, SpeechError, Trust, check_chunk, check_mode
+from assistant.speech.recognizer import Busy, Mode, SpeechError, Trust, check_chunk, check_mode
 from assistant.speech.result import Transcript, WordTiming
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 FRAMES_PER_SECOND = 100
 SPEECH_MARGIN = 0.5
 DOMAIN_LW = 9.0
+BORROW_WAIT = 2.0
+"""Seconds a stream waits for a decoder of the pool before it is refused as busy (never forever)."""
 _SPELLINGS = [("our", "or"), ("ise", "ize"), ("isation", "ization"), ("yse", "yze"), ("tre", "ter"), ("ogue", "og"),
               ("oghurt", "ogurt"), ("ae", "e"), ("ll", "l"), ("mme", "m")]
 _VOICELESS = {"P", "T", "K", "F", "TH"}
@@ -240,7 +242,10 @@ class SphinxRecognizer:
                 if self._made[mode] > 1:
                     self._warm_up(decoder, mode)
                 return decoder
-        return pool.get()
+        try:
+            return pool.get(timeout=BORROW_WAIT)
+        except queue.Empty:
+            raise Busy(f"all {self._pool_size} pocketsphinx decoders ({mode}) are in use; try again shortly") from None
 
     def _release(self, decoder, mode: Mode, made: bool = False) -> None:
         if made:  # a decoder made outside `_borrow`

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 from flask import request
 
@@ -25,14 +26,16 @@ from assistant.errors import AssistantError
 from assistant.server.api import Endpoints, authorized, state
 from assistant.server.errors import ApiError, status_of
 from assistant.server.schemas import ErrorBody, Recognized
-from assistant.speech.audio import Audio, decode, from_pcm
+from assistant.speech.audio import STREAM_RATES, Audio, decode, from_pcm
 
 log = logging.getLogger(__name__)
 
 AUDIO_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac", "audio/ogg", "application/ogg"}
 RAW_TYPES = {"audio/l16", "audio/pcm", "application/octet-stream"}
-CONFIG_TIMEOUT = 10.0
-IDLE_TIMEOUT = 30.0
+CONFIG_TIMEOUT = 5.0
+"""Seconds to the first message (the token): an unauthenticated socket holds a worker thread until then."""
+MAX_CONFIG_BYTES = 4096
+MAX_AUDIO_MESSAGE = 1 << 20
 
 endpoints = Endpoints("speech")
 
@@ -74,7 +77,7 @@ def read_audio(max_seconds: float) -> Audio:
         channels = request.mimetype_params.get("channels") or request.args.get("channels") or "1"
         if rate is None:
             raise ApiError(422, "raw PCM has no header: give its sample rate (?rate=16000 or Content-Type: audio/L16;rate=16000)")
-        if not (rate.isdigit() and channels.isdigit()):
+        if not all(v.isascii() and v.isdigit() for v in (rate, channels)):  # str.isdigit alone takes "²"
             raise ApiError(422, f"rate and channels must be whole numbers, not {rate!r} and {channels!r}")
         return from_pcm(request.get_data(), int(rate), int(channels), max_seconds=max_seconds, what="the uploaded PCM")
     raise ApiError(415, f"send audio as audio/wav, audio/flac, audio/ogg, audio/L16 or a multipart `audio` field, not {mimetype or 'no content type'}")
@@ -86,39 +89,56 @@ def add_stream(sock) -> None:
 
 
 def stream(ws) -> None:
+    """One utterance over a WebSocket, bounded in every way a client could hold the worker: sockets open at once
+    (fewer than the worker's threads), bytes before the token is checked, seconds without audio, seconds in all."""
     def fail(status: int, code: str, message: str) -> None:
         ws.send(json.dumps({"error": ErrorBody(status=status, code=code, message=message).model_dump(exclude_none=True)}))
 
+    app = state()
+    if not app.sockets.acquire(blocking=False):
+        return fail(503, "busy", "too many audio streams open on this worker; try again shortly")
+    try:
+        ws.max_message_size = MAX_CONFIG_BYTES  # nothing big is read before the token is checked
+        _stream(ws, fail, app.settings)
+    finally:
+        app.sockets.release()
+
+
+def _stream(ws, fail, settings) -> None:
     first = ws.receive(timeout=CONFIG_TIMEOUT)
     try:
         config = json.loads(first) if isinstance(first, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         config = None
     if not isinstance(config, dict):
         return fail(400, "bad_request", "the first message must be a JSON object: {\"rate\": 16000, \"token\": ...}")
     if not authorized(str(config.get("token") or "")):
         return fail(401, "unauthorized", "a valid token is required in the first message: {\"token\": \"...\"}")
     rate, channels, mode = config.get("rate", 16000), config.get("channels", 1), config.get("mode")
-    if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
-        return fail(422, "invalid", f"rate must be a whole number of Hz from 8000 to 48000, not {rate!r}")
+    if not isinstance(rate, int) or isinstance(rate, bool) or not STREAM_RATES[0] <= rate <= STREAM_RATES[1]:
+        return fail(422, "invalid", f"rate must be a whole number of Hz from {STREAM_RATES[0]} to {STREAM_RATES[1]}, not {rate!r}")
     if channels not in (1, 2):
         return fail(422, "invalid", f"channels must be 1 or 2, not {channels!r}")
     if mode not in (None, "domain", "free"):
         return fail(422, "invalid", f"mode must be domain or free, not {mode!r}")
-    max_seconds = state().settings.speech.max_seconds
+    ws.max_message_size = MAX_AUDIO_MESSAGE
+    max_seconds, idle = settings.speech.max_seconds, settings.speech.stream_idle_seconds
+    deadline = time.monotonic() + 2 * max_seconds + idle  # audio sent at half its real rate, with one pause
     utterance = None
     try:
         pipeline = state().service.current().need_speech()
         utterance = pipeline.stream(mode)
         pending = b""
         while True:
-            message = ws.receive(timeout=IDLE_TIMEOUT)
+            message = ws.receive(timeout=max(0.0, min(idle, deadline - time.monotonic())))
             if message is None:
-                return fail(408, "timeout", f"no audio for {IDLE_TIMEOUT:g} s")
+                if time.monotonic() >= deadline:
+                    return fail(408, "timeout", f"the utterance took longer than the {2 * max_seconds + idle:.0f} s allowed")
+                return fail(408, "timeout", f"no audio for {idle:g} s (speech.stream_idle_seconds)")
             if isinstance(message, str):
                 try:
                     end = json.loads(message).get("eof")
-                except (ValueError, AttributeError):
+                except (ValueError, AttributeError, RecursionError):
                     end = message.strip().upper() == "EOF"
                 if end:
                     break
@@ -127,13 +147,13 @@ def stream(ws) -> None:
             usable = len(pending) - len(pending) % (2 * channels)
             if not usable:
                 continue
+            if utterance.seconds + usable / (2 * channels * rate) > max_seconds:
+                return fail(413, "too_large", f"more than the {max_seconds:g} s of audio allowed (speech.max_seconds)")
             audio = from_pcm(pending[:usable], rate, channels, what="audio")  # a frame split across messages waits for its rest
             pending = pending[usable:]
             partial = utterance.feed(audio)
             if partial:
                 ws.send(json.dumps({"partial": partial}))
-            if utterance.seconds > max_seconds:
-                return fail(413, "too_large", f"more than the {max_seconds:g} s of audio allowed (speech.max_seconds)")
         result = utterance.finish()
         utterance = None
         ws.send(json.dumps({"result": json.loads(Recognized(**result.model_dump(), model=pipeline.parser.version).model_dump_json())}))
