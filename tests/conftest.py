@@ -2,7 +2,9 @@
 
 `tiny_model` is a few-second model on a three-intent domain written inline;
 `default_model` is the bundled default domain trained exactly as
-`assistant parse` trains it on first use.
+`assistant parse` trains it on first use; `ha_model` is Home Assistant's
+intents with the home of its own test suite, and one intent of ours, in one
+short epoch.
 """
 
 from __future__ import annotations
@@ -85,4 +87,42 @@ def default_model(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("models") / "default"
     train(ROOT / "intents", out, config=load_settings(str(ROOT / "config.toml")).train.updated(max_minutes=0))
+    return out
+
+
+HA_SUITE = ROOT.parent / "shared" / "datasets" / "ha_intents" / "tests" / "en"
+
+
+@pytest.fixture(scope="session")
+def ha_suite():
+    """Home Assistant's English intent tests: its cases and the home they assume."""
+    if not HA_SUITE.is_dir():
+        pytest.skip("Home Assistant's test suite is not in ../shared/datasets")
+    from assistant.intents.ha_tests import load_suite
+
+    return load_suite(HA_SUITE)
+
+
+@pytest.fixture(scope="session")
+def ha_intents(tmp_path_factory, ha_suite) -> Path:
+    """Intent files as a user writes them: Home Assistant's intents with the suite's home, and one of our own."""
+    pytest.importorskip("home_assistant_intents")
+    folder = tmp_path_factory.mktemp("ha")
+    (folder / "home.json").write_text(ha_suite[1].model_dump_json())
+    (folder / "intents").mkdir()
+    (folder / "intents" / "ha.yaml").write_text("homeassistant:\n  language: en\n  home: ../home.json\n")
+    (folder / "intents" / "alarms.yaml").write_text(
+        "intents:\n  SetAlarm:\n    slots: {time: time}\n    sentences:\n"
+        "      - \"(set|wake me up with) an alarm (for|at) {time}\"\n      - \"wake me up at {time}\"\n")
+    return folder / "intents"
+
+
+@pytest.fixture(scope="session")
+def ha_model(tmp_path_factory, ha_intents) -> Path:
+    """A small model of them (one epoch): the grammar answers what the templates say, the model the rest."""
+    from assistant.config import TrainConfig
+    from assistant.nlu.train import train
+
+    out = tmp_path_factory.mktemp("ha-model") / "model"
+    train(ha_intents, out, config=TrainConfig(epochs=1, max_per_intent=12, patience=1, slips=0.0, max_minutes=0))
     return out

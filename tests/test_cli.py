@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,3 +65,24 @@ def test_evaluate_writes_json_and_plot(tiny_model, tiny_domain, tmp_path):
     assert sum(n for row in metrics["confusion"].values() for n in row.values()) > 0
     png = (tmp_path / "eval" / "confusion.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_train_with_home_assistants_intents_beside_ours(tiny_domain, tmp_path):
+    """`assistant train INTENTS --ha en --home FILE` trains on both; what it trains on is checked first."""
+    import argparse
+
+    pytest.importorskip("home_assistant_intents")
+    from assistant.cli.nlu import training_source
+    from assistant.intents import load_domain
+
+    home = tmp_path / "home.yaml"
+    home.write_text("areas:\n  - name: Den\n    aliases: [study room]\n")
+    with training_source(argparse.Namespace(data=str(tiny_domain), ha="en", home=str(home))) as folder:
+        domain = load_domain(folder)
+    names = {i.reports or i.name for i in domain.intents.values()}
+    assert {"LightsOn", "SetTimer", "HassTurnOn", "HassLightSet"} <= names
+    assert domain.slot_types["area"].values[0].synonyms == ["study room"]
+    out = assistant("train", "--ha", "xx", "--out", str(tmp_path / "m"))
+    assert out.returncode == 2 and "no intents in language 'xx'" in out.stderr and "Traceback" not in out.stderr
+    out = assistant("train", "--ha", "en", "--home", str(tmp_path / "absent.yaml"), "--out", str(tmp_path / "m"))
+    assert out.returncode == 2 and "absent.yaml: no such file" in out.stderr

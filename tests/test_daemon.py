@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -22,7 +23,7 @@ from wyoming.asr import Transcribe, Transcript, TranscriptChunk  # noqa: E402
 from wyoming.audio import AudioChunk, AudioStart, AudioStop  # noqa: E402
 from wyoming.client import AsyncClient  # noqa: E402
 from wyoming.info import Describe, Info  # noqa: E402
-from wyoming.intent import Intent, Recognize  # noqa: E402
+from wyoming.intent import Intent, NotRecognized, Recognize  # noqa: E402
 
 from assistant.nlu import store  # noqa: E402
 from assistant.speech.audio import load_audio, resample  # noqa: E402
@@ -39,6 +40,9 @@ def start_daemon(model, uri: str, env: dict | None = None) -> subprocess.Popen:
     deadline = time.monotonic() + 300
     for line in process.stderr:
         if "serving on" in line:
+            # keep reading its log (into `process.log`), or a full pipe would block the daemon on its next line
+            process.log = []
+            threading.Thread(target=lambda: process.log.extend(process.stderr), daemon=True).start()
             return process
         if time.monotonic() > deadline:
             break
@@ -254,7 +258,7 @@ def test_reload_on_sighup_keeps_connections_and_sigterm_stops_cleanly(tiny_model
     finally:
         assert stop(process) == 0
     assert not (tmp_path / "assistant.sock").exists()
-    assert "models reloaded" in process.stderr.read()
+    assert "models reloaded" in "".join(process.log)
 
 
 DOORS = """
@@ -303,5 +307,27 @@ def test_a_newly_trained_current_version_is_served_and_described_without_a_resta
         intent = Intent.from_event(event)
         assert intent.name == "OpenDoor" and intent.entities[0].value == "garage"
         assert process.poll() is None
+    finally:
+        assert stop(process) == 0
+
+
+def test_home_assistants_conversation_turn_gets_its_intent_names_and_slots(ha_model):
+    """As Home Assistant's conversation agent: a `transcript` turn is answered with HA's own intent and slot names,
+    which its handlers execute (issue 14); one it cannot be is `not-recognized` with our reply."""
+    uri = f"tcp://127.0.0.1:{free_port()}"
+    process = start_daemon(ha_model, uri)
+    try:
+        context = {"conversation_id": "01JX", "device_id": "satellite-kitchen"}
+        turn = Transcript(text="turn on the lights in the kitchen", language="en", context=context).event()
+        events = asyncio.run(exchange(uri, [turn], lambda e: e.type in ("intent", "not-recognized")))
+        intent = Intent.from_event(events[-1])
+        assert intent.name == "HassTurnOn" and intent.text == "Done."
+        assert {e.name: e.value for e in intent.entities} == {"area": "Kitchen", "domain": "light"}
+        dimmed = Transcript(text="set the bedroom lamp brightness to 40 percent", language="en", context=context).event()
+        intent = Intent.from_event(asyncio.run(exchange(uri, [dimmed], lambda e: e.type in ("intent", "not-recognized")))[-1])
+        assert intent.name == "HassLightSet" and {e.name: e.value for e in intent.entities}["brightness"] == 40
+        nonsense = Transcript(text="what is the capital of peru", language="en", context=context).event()
+        answer = asyncio.run(exchange(uri, [nonsense], lambda e: e.type in ("intent", "not-recognized")))[-1]
+        assert NotRecognized.is_type(answer.type) and NotRecognized.from_event(answer).text == "Sorry, I didn't understand that."
     finally:
         assert stop(process) == 0

@@ -3,8 +3,10 @@ client is answered throughout (docs/security.md). Real daemon, real sockets, loo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import socket
 import time
 from pathlib import Path
@@ -186,3 +188,59 @@ def test_a_deeply_nested_header_is_a_bad_event_and_the_connection_lives_on(daemo
         assert c.code() == "bad-event"
         c.send("recognize", {"text": "switch on the bedroom lights"})
         assert c.receive()[0] == "intent"
+
+
+def fuzz_events(rng: random.Random):
+    """(bytes, whether the connection can go on after them): events as a broken or hostile client writes them."""
+    types = ["describe", "recognize", "transcript", "transcribe", "audio-start", "audio-chunk", "audio-stop", "frobnicate", ""]
+    values = [None, 0, -1, 1, 2, 7999, 8000, 16000, 47_999, 48_000, 384_000, 2**63, 1.5, "16000", True, [], {}, "x" * 300]
+    while True:
+        kind = rng.choice(types)
+        data = {k: rng.choice(values) for k in rng.sample(["rate", "width", "channels", "text", "context", "language"], rng.randint(0, 4))}
+        if kind in ("audio-start", "audio-chunk") and rng.random() < 0.6:
+            data |= {"rate": rng.choice([8000, 16000, 22050, 47_999, 48_000]), "width": 2, "channels": rng.choice([1, 2])}
+        payload = bytes(rng.randrange(0, 4000)) if kind == "audio-chunk" else b""
+        header: dict = {"type": kind, "data": data}
+        roll = rng.random()
+        if roll < 0.05:  # a length that lies: the daemon waits for bytes that never come, the client gives up
+            header["payload_length"] = len(payload) + rng.randint(1, 100)
+            yield json.dumps(header).encode() + b"\n" + payload, False
+        elif roll < 0.10:  # not JSON, or not an object
+            yield rng.choice([b"{", b"[1, 2]", b"\xff\xfe", b"null", b'{"type": 5}', b"{}" * 50]) + b"\n", True
+        elif roll < 0.13:  # an impossible length: framing is lost, the daemon closes
+            header["payload_length"] = rng.choice([-1, "ten", 2**40, 1.5])
+            yield json.dumps(header).encode() + b"\n", False
+        else:
+            if payload:
+                header["payload_length"] = len(payload)
+            if rng.random() < 0.1:
+                header["data_length"] = 2
+                yield json.dumps(header).encode() + b"\n{}" + payload, True
+            else:
+                yield json.dumps(header).encode() + b"\n" + payload, True
+
+
+def test_two_thousand_fuzzed_events_and_a_good_client_is_answered_throughout(daemon):
+    address, process = daemon
+    rng = random.Random(13)
+    events = fuzz_events(rng)
+    sent, checked = 0, 0
+    while sent < 2000:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.settimeout(0.005)
+            for data, goes_on in events:
+                try:
+                    sock.sendall(data)
+                except OSError:  # the daemon closed this connection (framing lost): a new one
+                    break
+                sent += 1
+                with contextlib.suppress(OSError):
+                    while sock.recv(65536):  # drain what the daemon says, so it never blocks on us
+                        pass
+                if sent % 100 == 0:
+                    assert understood(address) == "intent", f"after {sent} fuzzed events"
+                    checked += 1
+                if not goes_on or sent >= 2000:
+                    break
+    assert checked >= 20 and process.poll() is None
+    assert understood(address) == "intent"

@@ -71,7 +71,7 @@ def test_saying_a_number_reads_back(n):
         assert parse_integer(say_integer(n, **style)) == n
 
 
-@pytest.mark.parametrize("name", [name for name, b in BUILTINS.items() if b.sample is not None])
+@pytest.mark.parametrize("name", [name for name, b in BUILTINS.items() if b.sample is not None and name != "text"])
 def test_every_sampled_surface_form_parses_to_its_value(name):
     builtin = BUILTINS[name]
     rng = random.Random(name)

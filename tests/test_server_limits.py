@@ -96,6 +96,24 @@ def test_a_deflated_memory_bomb_is_cut_off_before_the_token_is_read(server):
     assert parses(url) == 200
 
 
+def test_a_wrong_token_at_the_upgrade_is_refused_before_any_message(server):
+    """Clients that can set headers send the token with the upgrade, and a wrong one never gets a socket."""
+    from simple_websocket import Client as WebSocket
+
+    url, _ = server
+    with pytest.raises(Exception):  # noqa: B017  the handshake is refused (401)
+        WebSocket.connect(socket_url(url), headers={"Authorization": "Bearer wrong-token-0123456789"})
+    ws = WebSocket.connect(socket_url(url), headers={"Authorization": f"Bearer {TOKEN}"})
+    try:
+        ws.send(json.dumps({"rate": 16000}))  # no token in the message: the upgrade's was checked
+        ws.send(json.dumps({"eof": True}))
+        answer = json.loads(ws.receive(timeout=10))
+    finally:
+        with _quietly():
+            ws.close()
+    assert "result" in answer or answer["error"]["status"] != 401
+
+
 def test_idle_unauthenticated_sockets_leave_threads_for_plain_requests(server):
     """Finding 4: eight sockets that never send their first message took every thread; /health timed out."""
     from simple_websocket import Client as WebSocket

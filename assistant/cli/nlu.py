@@ -6,9 +6,11 @@ torch and onnxruntime are imported by the command that needs them, so `assistant
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from assistant.cli.common import UsageError, add_model_option, settings_of
@@ -26,17 +28,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
     config = settings.train.updated(epochs=args.epochs, seed=args.seed, max_minutes=args.max_minutes,
                                     crf=False if args.no_crf else None, keep_fp32=args.keep_fp32 or None)
-    if args.out:
-        trained = train(Path(args.data), Path(args.out), encoder, config)
-        version = None
-    else:
-        version, trained = store.train_version(settings.path(settings.nlu.models), Path(args.data), encoder, config,
-                                               make_current=not args.no_activate)
+    with training_source(args) as data:
+        if args.out:
+            trained = train(data, Path(args.out), encoder, config)
+            version = None
+        else:
+            version, trained = store.train_version(settings.path(settings.nlu.models), data, encoder, config,
+                                                   make_current=not args.no_activate)
     prepare(trained.folder, settings)  # pocketsphinx's language model built now, not at the first command
     print(json.dumps({"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
                       "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
                       "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
     return 0
+
+
+@contextlib.contextmanager
+def training_source(args: argparse.Namespace):
+    """The data to train on: the `data` argument, or with `--ha` a folder of its intent files (if any) and one
+    that includes Home Assistant's intents (`homeassistant:`), for as long as training takes."""
+    if not args.ha:
+        if args.data is None:
+            raise UsageError("give an intents folder or file, a dataset folder, or --ha LANGUAGE")
+        yield Path(args.data)
+        return
+    if args.home and not Path(args.home).is_file():
+        raise UsageError(f"{args.home}: no such file (--home names a YAML file of areas, floors and entities)")
+    from assistant.intents import intent_files
+
+    with tempfile.TemporaryDirectory(prefix="assistant-ha-") as folder:
+        for file in intent_files(args.data) if args.data else []:
+            (Path(folder) / file.name).symlink_to(file.resolve())
+        include = {"language": args.ha} | ({"home": str(Path(args.home).resolve())} if args.home else {})
+        (Path(folder) / "_homeassistant.yaml").write_text(json.dumps({"homeassistant": include}) + "\n", encoding="utf-8")
+        yield Path(folder)
 
 
 def _headline(metrics: dict) -> dict:
@@ -76,7 +100,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     defaults = TrainConfig()
     p = sub.add_parser("train", help="fine-tune a model on an intents folder/file or a JointBERT dataset folder")
-    p.add_argument("data", help="intents folder or file, or a dataset folder with train/dev/test")
+    p.add_argument("data", nargs="?", help="intents folder or file, or a dataset folder with train/dev/test (optional with --ha)")
+    p.add_argument("--ha", metavar="LANGUAGE", help="add Home Assistant's built-in intents of this language (e.g. en): the model "
+                                                   "emits its intent and slot names (see docs/homeassistant.md)")
+    p.add_argument("--home", metavar="FILE", help="with --ha: YAML file of the home's areas, floors and entities (their names "
+                                                  "and aliases), what {area}, {floor} and {name} take; without it they take any words")
     p.add_argument("--out", help="model folder to write (default: a new version in the store, nlu.models, made current)")
     p.add_argument("--no-activate", action="store_true", help="add the new version to the store without making it current")
     p.add_argument("--encoder", help="local BERT folder to fine-tune (default: nlu.encoder, else MiniLM-L6)")

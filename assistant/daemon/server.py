@@ -205,7 +205,7 @@ class Handler(AsyncEventHandler):
                 log.debug("client went away: %s", e)
 
     async def error(self, text: str, code: str) -> None:
-        log.info("client error (%s): %s", code, text)
+        log.debug("client error (%s): %s", code, text)  # the client is told; a hostile one must not flood the log
         await self.send(Error(text=text, code=code).event())
 
     async def run(self) -> None:

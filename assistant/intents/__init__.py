@@ -22,7 +22,7 @@ from assistant.intents.expand import (
     split_train_dev,
 )
 from assistant.intents.jointbert import is_jointbert, jointbert_domain, load_jointbert
-from assistant.intents.load import TrainingData, load_domain, load_training_data
+from assistant.intents.load import TrainingData, intent_files, load_domain, load_training_data
 from assistant.intents.resolve import resolve
 from assistant.intents.schema import Domain, Intent, Slot, SlotType, SlotValue
 
@@ -42,6 +42,7 @@ __all__ = [
     "expand",
     "from_spans",
     "holdout_values",
+    "intent_files",
     "is_jointbert",
     "jointbert_domain",
     "load_domain",

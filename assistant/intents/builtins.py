@@ -465,6 +465,20 @@ def sample_time(rng: random.Random) -> tuple[str, str]:
 # --- registry ---------------------------------------------------------------
 
 
+_TEXT = ("milk eggs bread coffee pasta rice apples bananas tomatoes cheese butter yogurt olive oil paper towels "
+         "batteries dish soap shampoo toothpaste flour sugar chocolate jazz the beatles morning news rain sounds "
+         "podcast taylor swift coldplay mom dad grandma the dentist the plumber homework laundry the dishes "
+         "the garbage the plants the dog the cat the car the bills the report pizza tea juice cereal water filters "
+         "light bulbs birthday party dinner lunch workout meeting yoga class the movie vacation photos").split(" ")
+
+
+def sample_text(rng: random.Random) -> tuple[str, str]:
+    """Free text for a `text` slot in a template (a message, a search, an item): one to three words of everyday
+    things, so the model learns where free text goes, not what it says."""
+    words = " ".join(rng.sample(_TEXT, rng.choice([1, 1, 2, 2, 3])))
+    return words, words
+
+
 @dataclass(frozen=True)
 class Builtin:
     """A slot type that needs no list: how to parse it at runtime and say it for training."""
@@ -486,7 +500,7 @@ BUILTINS: dict[str, Builtin] = {
     "percentage": Builtin("percentage", parse_percentage, partial(parse_percentage, exact=True), sample_percentage, ranged=True),
     "duration": Builtin("duration", parse_duration, partial(parse_duration, exact=True), lambda rng, *_: sample_duration(rng)),
     "time": Builtin("time", parse_time, partial(parse_time, exact=True), lambda rng, *_: sample_time(rng)),
-    "text": Builtin("text", lambda text: None, lambda text: text, None),
+    "text": Builtin("text", lambda text: None, lambda text: text, lambda rng, *_: sample_text(rng)),
 }
 """Built-in slot types by name; `text` is free text (the words themselves are the value)."""
 

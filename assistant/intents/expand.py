@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from assistant.intents.annotation import parse_annotated
@@ -25,6 +25,8 @@ from assistant.intents.template import SlotRef, parse_template, sample_path, slo
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PER_INTENT = 300
+MIN_PER_SHARE = 12
+"""Fewest examples for an intent that shares its cap with others reporting as the same one."""
 OUT_OF_SCOPE = "out_of_scope"
 """Intent name given to out-of-scope examples."""
 _PATIENCE = 60
@@ -45,14 +47,23 @@ def expand(
     both produce is dropped from both, with a warning, since no model can learn it.
     """
     excluded = {name: {v.lower() for v in values} for name, values in (exclude_values or {}).items()}
+    # The cap is per intent as results name it: the intents that report as one (Home Assistant's data blocks)
+    # share it, so a domain of many small blocks is not many times larger to train.
+    shares = Counter(intent.reports or name for name, intent in domain.intents.items())
     per_intent = {
-        name: _expand_intent(domain, intent, random.Random(f"{seed}:{name}"), max_per_intent, excluded)
+        name: _expand_intent(domain, intent, random.Random(f"{seed}:{name}"),
+                             max(MIN_PER_SHARE, max_per_intent // shares[intent.reports or name]), excluded)
         for name, intent in domain.intents.items()
     }
     owners: dict[str, set[str]] = defaultdict(set)
+    meaning = {name: (intent.reports or name, tuple(sorted(intent.fixed.items()))) for name, intent in domain.intents.items()}
     for name, examples in per_intent.items():
         for example in examples:
             owners[_key(example)].add(name)
+    # two intents that mean the same (one reported name, the same fixed slots) do not clash: keep the first's
+    for key, names in owners.items():
+        if len(names) > 1 and len({meaning[n] for n in names}) == 1:
+            owners[key] = {min(names)}
     clashes = {key for key, names in owners.items() if len(names) > 1}
     if clashes:
         first = sorted(clashes)[0]
@@ -60,7 +71,7 @@ def expand(
             "%d sentences belong to more than one intent and are left out, e.g. %r (%s)",
             len(clashes), first, ", ".join(sorted(owners[first])),
         )
-    return [ex for examples in per_intent.values() for ex in examples if _key(ex) not in clashes]
+    return [ex for name, examples in per_intent.items() for ex in examples if _key(ex) not in clashes and name in owners[_key(ex)]]
 
 
 def out_of_scope_examples(domain: Domain) -> list[Example]:

@@ -30,7 +30,7 @@ from assistant.intents.yaml_lines import line_of, load_yaml
 _log = logging.getLogger(__name__)
 
 _EXPECTED_KEYS = {
-    (): "rules, slots, intents, out_of_scope",
+    (): "rules, slots, intents, out_of_scope, homeassistant",
     ("intents", "*"): "slots, sentences, examples",
     ("intents", "*", "slots", "*"): "type, min, max",
     ("slots", "*"): "values",
@@ -100,14 +100,26 @@ def load_domain(path: str | Path) -> Domain:
                 raise IntentFileError(file, line, f"intent {name} is already defined at {intents[name].source}")
             intents[name] = _check_intent(file, lines, name, block, slot_types, rules)
         out_of_scope += [" ".join(s.split()) for s in data.out_of_scope if s and s.strip()]
-    if not intents:
+    included = [(file, lines[("homeassistant",)], data.homeassistant) for file, data, lines in files if data.homeassistant is not None]
+    if not intents and not included:
         raise IntentFileError(str(path), None, "no intents defined")
-    return Domain(
+    domain = Domain(
         intents=intents,
         slot_types=slot_types,
         out_of_scope=list(dict.fromkeys(out_of_scope)),
         sources=[file for file, _, _ in files],
     )
+    for file, line, block in included[:1]:
+        from assistant.intents.homeassistant import ha_domain, load_home, merge
+
+        home = load_home(Path(file).parent / block.home) if block.home else None  # its errors name the home file
+        try:
+            domain = merge(domain, ha_domain(block.language, home))
+        except IntentFileError as err:
+            raise IntentFileError(file, line, f"homeassistant: {err.message}") from None
+    if len(included) > 1:
+        raise IntentFileError(included[1][0], included[1][1], f"homeassistant: is already included by {included[0][0]}:{included[0][1]}")
+    return domain
 
 
 def load_training_data(

@@ -52,6 +52,13 @@ MARGIN = 0.5
 EXTRA, FILLER, MISSING = 1.0, 0.3, 0.7
 """Cost of passing over an extra word, a filler word ("uh"), and of putting in a missing short word."""
 FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "hmm", "mm", "so", "well", "oh"})
+ACTION_WORDS = frozenset(
+    "on off up down open close start stop lock unlock pause resume play mute unmute enable disable increase decrease raise lower "
+    "louder quieter softer brighter dimmer warmer cooler hotter colder higher cancel".split())
+"""Words that decide what an action does: one is never repaired into another ("decrease" heard is not "increase"
+meant), and heard unsure they must not flip an action silently (`speech.pipeline.trust`)."""
+HESITATIONS = frozenset({"uh", "um", "er", "erm", "hmm", "mm"})
+"""Fillers that are never words of a command or a name: passed over in what was heard (`match(hesitations=True)`)."""
 SMALL_WORDS = frozenset({"a", "an", "the", "of", "to", "in", "at", "for", "is", "it", "my", "me", "i", "and", "with", "be", "some", "please"})
 """Template words that may be missing from what was said ("a bit sugar"): short words a recogniser drops.
 Words that carry the action ("on", "off", "up", "down") are never among them."""
@@ -103,6 +110,16 @@ class _Step:
     slots: list[tuple[str, str, str, int]]
     """(slot name, type, suffix glued to its last word, next state)."""
     accepts: list[str]
+
+
+def most_specific(readings: list[Match]) -> list[Match]:
+    """The readings that leave the fewest words to slots that take any words (`text`, or a list slot taking new
+    words): "play corner light on" is the light turned on, not a search for music called "corner light on"."""
+    if len(readings) < 2:
+        return readings
+    free = [sum(b.end - b.start for b in m.bindings if b.type == "text" or b.open) for m in readings]
+    least = min(free)
+    return [m for m, n in zip(readings, free) if n == least]
 
 
 class Grammar:
@@ -222,22 +239,24 @@ class Grammar:
 
     # --- matching -------------------------------------------------------------------------
 
-    def match(self, text: str, open_lists: bool = False) -> list[Match]:
+    def match(self, text: str, open_lists: bool = False, hesitations: bool = False) -> list[Match]:
         """The interpretations of `text`: none, one, or several when it is ambiguous.
 
         A reading that says less than another of the same intent is dropped ("the house" as words of the
         template, or as the value `house` of `{room}`: the value is kept). With `open_lists`, a list slot may
         also take words its list does not hold ("we're out of hummus"): the sentence's shape is the
         template's, the value is new.
+        With `hesitations`, "uh" and "um" are passed over (what a recogniser writes of a speaker's pause),
+        not read as words of a slot.
         """
-        found = self.readings(text, open_lists)
+        found = self.readings(text, open_lists, hesitations)
         facts = [{(b.slot, repr(b.value)) for b in m.bindings} for m in found]
         return [m for i, m in enumerate(found)
                 if not any(j != i and o.intent == m.intent and facts[i] < facts[j] for j, o in enumerate(found))]
 
-    def readings(self, text: str, open_lists: bool = False) -> list[Match]:
+    def readings(self, text: str, open_lists: bool = False, hesitations: bool = False) -> list[Match]:
         """Every distinct interpretation of `text` by the templates (see `match`)."""
-        words = tokens(text)
+        words = [w for w in tokens(text) if not (hesitations and w.text.lower() in HESITATIONS)]
         if not words or len(words) > MAX_WORDS:
             return []
         said = [w.text for w in words]
@@ -345,7 +364,7 @@ class Grammar:
                 continue
             for _, _, index in process.extract(query, choices, scorer=Levenshtein.normalized_similarity, score_cutoff=CLOSE, limit=None):
                 candidate = self._vocabulary[index]
-                if candidate != word:
+                if candidate != word and not (candidate in ACTION_WORDS and word in ACTION_WORDS):
                     scores[candidate] = similarity(word, candidate)
         return [(w, s) for w, s in scores.items() if s >= CLOSE]
 

@@ -70,8 +70,20 @@ class ListTypeBlock(_Strict):
         return out
 
 
+class HomeAssistantBlock(_Strict):
+    """`homeassistant:` in an intent file: Home Assistant's own intents join the domain (`intents.homeassistant`)."""
+
+    language: str = "en"
+    home: str | None = None
+    """A YAML file of the home's areas, floors and entities (relative to the intent file): what `{name}`,
+    `{area}` and `{floor}` take."""
+
+
 class IntentFile(_Strict):
     """One intent file. Its rules and slot types may be used by the intents of any file of the domain."""
+
+    homeassistant: HomeAssistantBlock | None = None
+    """Home Assistant's intents (and the home's names) join this domain."""
 
     rules: dict[str, str] = Field(default_factory=dict)
     """Named template fragments, used as `<name>` in the templates of any file."""
@@ -102,6 +114,8 @@ class SlotType(BaseModel):
 
     name: str
     values: list[SlotValue] = Field(default_factory=list)
+    numbers: bool = False
+    """The values are numbers ("max" is 100), reported as numbers."""
 
 
 class Slot(BaseModel):
@@ -110,6 +124,11 @@ class Slot(BaseModel):
     type: str
     min: int | None = None
     max: int | None = None
+    reports: str | None = None
+    """The slot name results carry, when not this one (Home Assistant's `{brightness_level:brightness}` is a slot
+    `brightness.brightness_level` of its own type that reports as `brightness`)."""
+    multiplier: float | None = None
+    """Reported values are multiplied by it (Home Assistant's `volume_step_down`: -1)."""
 
 
 class Intent(BaseModel):
@@ -122,6 +141,11 @@ class Intent(BaseModel):
     """Free examples with `[words](slot)` marks."""
     source: str = ""
     """`path:line` where the intent is defined, for messages."""
+    reports: str | None = None
+    """The intent name results carry, when not this one: one intent of another's (Home Assistant's `HassTurnOn#2`,
+    a data block with fixed slots of its own, reports as `HassTurnOn`)."""
+    fixed: dict[str, str] = Field(default_factory=dict)
+    """Slots the intent's sentences set without saying them (Home Assistant's `slots: {domain: light}`)."""
 
 
 class Domain(BaseModel):

@@ -186,6 +186,24 @@ def sample_path(node: Node, rng: random.Random) -> list[str | SlotRef]:
     return pieces
 
 
+def spelled(node: Node, limit: int = 64) -> list[str]:
+    """Every sentence of a template without slots (a list value's `in` such as `auto[matic]`), at most `limit`."""
+    def visit(node: Node) -> list[str]:
+        if isinstance(node, Text):
+            return [node.text]
+        if isinstance(node, SlotRef):
+            raise TemplateError(f"a slot {{{node.name}}} cannot be spelled out")
+        out: list[str] = []
+        for option in node.options:
+            spelled_option = [""]
+            for child in option:
+                spelled_option = [a + b for a in spelled_option for b in visit(child)][:limit]
+            out += spelled_option
+        return out[:limit]
+
+    return list(dict.fromkeys(" ".join(s.split()) for s in visit(node) if s.strip()))
+
+
 def count_sentences(node: Node) -> int:
     """How many sentences a template spells, counting each slot as one word."""
     if isinstance(node, Group):

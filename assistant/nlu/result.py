@@ -18,9 +18,11 @@ class Entity(BaseModel):
     value: Any = Field(description="Canonical value: the list value for a synonym, an int for numbers, seconds for durations; the text itself when nothing resolves.")
     confidence: float = Field(description="How sure the answer is of the span: 1 for a sentence of the grammar; else the mean probability, "
                                           "given the whole utterance (CRF marginals), of the tags that make up the span.")
-    match: Literal["exact", "fuzzy", "text"] = Field("exact", description="How the value was found: `exact`, a value, synonym or number as "
-                                                                          "said; `fuzzy`, the nearest list value to words that name none; "
-                                                                          "`text`, no value: the words themselves.")
+    match: Literal["exact", "fuzzy", "text", "fixed"] = Field("exact", description="How the value was found: `exact`, a value, synonym or "
+                                                                                   "number as said; `fuzzy`, the nearest list value to words "
+                                                                                   "that name none; `text`, no value: the words themselves; "
+                                                                                   "`fixed`, set by the sentence's template without words "
+                                                                                   "(then `text` is empty and `start` = `end` = 0).")
 
 
 class Repair(BaseModel):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.intents.example import Example, spans_of
-from assistant.intents.match import MARGIN, Grammar, Match
+from assistant.intents.match import MARGIN, Grammar, Match, most_specific
 from assistant.intents.resolve import resolution
 from assistant.intents.schema import Domain
 from assistant.nlu import bundle, scope
@@ -135,6 +135,9 @@ class Parser:
         self.rules = Transitions(self.labels.start, self.labels.transitions, self.labels.end)
         self._check_outputs()
         self.grammar = Grammar(self.domain)
+        self._reports = any(i.reports or i.fixed or any(s.reports or s.multiplier for s in i.slots.values())
+                            for i in self.domain.intents.values()) or any(t.numbers for t in self.domain.slot_types.values())
+        """The domain renames what it reports (Home Assistant's): results pass through `_reported`."""
         self.threshold = threshold
         """Out-of-scope threshold overriding the model's own (config); a request may override both."""
         self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
@@ -166,11 +169,13 @@ class Parser:
     def parse(self, text: str, threshold: float | None = None, repair: bool = False) -> ParseResult:
         return self.parse_batch([text], threshold=threshold, repair=repair)[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool = False) -> list[ParseResult]:
+    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool = False,
+                    grammar: bool = True) -> list[ParseResult]:
         """Parse many utterances; what the grammar cannot answer alone goes to the model in batches of similar length.
 
         `repair` also matches near misses of the templates (`Grammar.repair`): what speech recognition gets
-        nearly right. Typed text is matched exactly unless the caller asks.
+        nearly right. Typed text is matched exactly unless the caller asks. `grammar=False` leaves everything
+        to the model (benchmarks measure it alone).
         """
         results: list[ParseResult | None] = [None] * len(texts)
         prepared, readings = [], {}
@@ -181,13 +186,13 @@ class Parser:
             if not words:
                 results[i] = ParseResult(text=text, intent=None, in_scope=False, warnings=["empty input: no words to understand"])
                 continue
-            found = self.grammar.match(text)
+            found = self._meanings(most_specific(self.grammar.match(text, hesitations=repair))) if grammar else []
             if len(found) == 1:
                 results[i] = self._grammar_result(text, found[0])
                 continue
-            if not found and repair:
+            if not found and repair and grammar:
                 near = self.grammar.repair(text)
-                if near and not any(m.key != near[0].key and m.cost < near[0].cost + MARGIN for m in near[1:]):
+                if near and not any(self._meaning(m) != self._meaning(near[0]) and m.cost < near[0].cost + MARGIN for m in near[1:]):
                     results[i] = self._grammar_result(text, near[0])
                     continue
             if len(found) > 1 and len({m.intent for m in found}) == len(found):
@@ -203,7 +208,56 @@ class Parser:
                     results[i] = self._pick(texts[i], readings[i], raw, k)
                 else:
                     results[i] = self._result(texts[i], words, raw, k, bool(accepted[k]), threshold)
+        if self._reports:
+            results = [self._reported(r) for r in results]
         return results  # type: ignore[return-value]
+
+    def _meaning(self, match: Match) -> tuple:
+        """What a reading means as results report it: two internal intents of one reported intent (Home
+        Assistant's data blocks) with the same fixed slots and values mean the same."""
+        intent = self.domain.intents.get(match.intent)
+        if intent is None or not self._reports:
+            return match.key
+        slots = intent.slots
+        return (intent.reports or intent.name, tuple(sorted(intent.fixed.items())),
+                tuple(sorted(((slots[b.slot].reports if b.slot in slots else None) or b.slot, repr(b.value)) for b in match.bindings)))
+
+    def _meanings(self, readings: list[Match]) -> list[Match]:
+        """One reading per meaning (`_meaning`), the first of each."""
+        if len(readings) < 2 or not self._reports:
+            return readings
+        return list({self._meaning(m): m for m in reversed(readings)}.values())[::-1]
+
+    def _reported(self, result: ParseResult) -> ParseResult:
+        """A result in the names its domain reports (`Intent.reports`, `Slot.reports`), with fixed slots added and
+        multipliers applied: one intent of several internal ones (Home Assistant's `HassTurnOn#2`) has the
+        confidence of them all."""
+        intents = self.domain.intents
+        ranking: dict[str, float] = {}
+        for scored in result.intent_ranking:
+            name = intents[scored.name].reports or scored.name if scored.name in intents else scored.name
+            ranking[name] = ranking.get(name, 0.0) + scored.confidence
+        update: dict = {"intent_ranking": [IntentScore(name=n, confidence=round(min(c, 1.0), 4))
+                                           for n, c in sorted(ranking.items(), key=lambda item: -item[1])]}
+        intent = intents.get(result.intent.name) if result.intent else None
+        if intent is not None:
+            name = intent.reports or intent.name
+            update["intent"] = IntentScore(name=name, confidence=round(min(max(ranking.get(name, 0.0), result.intent.confidence), 1.0), 4))
+            entities = []
+            for e in result.entities:
+                slot = intent.slots.get(e.slot)
+                value = e.value
+                kind = self.domain.slot_types.get(slot.type) if slot is not None else None
+                if kind is not None and kind.numbers and isinstance(value, str):
+                    value = _number(value)
+                if slot is not None and slot.multiplier is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    value = value * slot.multiplier
+                    value = int(value) if float(value).is_integer() else value
+                entities.append(e.model_copy(update={"slot": slot.reports or e.slot if slot else e.slot, "value": value}))
+            entities += [Entity(slot=k, type="fixed", text="", start=0, end=0, value=v, confidence=result.intent.confidence, match="fixed")
+                         for k, v in intent.fixed.items() if k not in {e.slot for e in entities}]
+            update["entities"] = entities
+        return result.model_copy(update=update)
 
     def _grammar_result(self, text: str, match: Match, ranking: list[IntentScore] | None = None, **fields) -> ParseResult:
         """A sentence of the templates (or a near miss of one): its intent, and its slots as the grammar bound them."""
@@ -344,3 +398,12 @@ class Parser:
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
+
+
+def _number(text: str):
+    """A list value that is a number ("100"), as one; other text as it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value

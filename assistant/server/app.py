@@ -22,7 +22,7 @@ from flask_sock import Sock
 from assistant import __version__
 from assistant.config import Settings
 from assistant.server import errors, metrics
-from assistant.server.api import AppState, openapi, same_origin
+from assistant.server.api import AppState, authorized, openapi, same_origin
 from assistant.server.endpoints import AREAS
 from assistant.server.endpoints.speech import add_stream
 from assistant.speech.service import Service, SpeechOptions
@@ -89,6 +89,8 @@ def create_app(settings: Settings, service: Service | None = None, runtime: Path
         changes = request.method not in ("GET", "HEAD", "OPTIONS") or request.headers.get("Upgrade", "").lower() == "websocket"
         if origin and changes and not same_origin(origin):
             return errors.error_response(403, f"requests from origin {origin} are not allowed (server.cors_origins)")
+        if request.headers.get("Upgrade", "").lower() == "websocket" and "Authorization" in request.headers and not authorized():
+            return errors.error_response(401, "a valid bearer token is required")  # a client that can send it is checked at the upgrade
         return read_chunked(app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request

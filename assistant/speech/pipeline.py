@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from assistant.intents.match import ACTION_WORDS
 from assistant.nlu.result import ParseResult
 from assistant.nlu.runtime import Parser
 from assistant.speech.audio import Audio, AudioError, AudioTooLong, Resampler, resample
@@ -137,10 +138,6 @@ class Pipeline:
         return self.recognizer
 
 
-ACTION_WORDS = frozenset(
-    "on off up down open close start stop lock unlock pause resume play mute unmute enable disable increase decrease raise lower "
-    "louder quieter softer brighter dimmer warmer cooler hotter colder higher cancel".split())
-"""Words that decide what an action does: heard unsure, they must not flip it silently."""
 
 
 def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | None) -> ParseResult:
