@@ -87,8 +87,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from assistant.nlu.store import ensure_model
 
     settings = settings_of(args)
+    if bool(args.input) == bool(args.text):
+        raise UsageError("give the utterance (or - for one a line from stdin), or --input FILE, not both")
     parser = Parser(ensure_model(settings), threads=settings.nlu.threads or None,
                     threshold=args.threshold if args.threshold is not None else settings.nlu.oos_threshold)
+    if args.input:
+        from assistant.nlu.corpus import parse_corpus
+
+        counts = parse_corpus(parser, args.input, args.output or "-", batch_size=args.batch_size)
+        log.info("%d utterances parsed (%d lines skipped) in %.1f s: %.0f a second", counts.parsed, counts.skipped,
+                 counts.seconds, counts.parsed / max(counts.seconds, 1e-9))
+        return 0
     if args.text == ["-"]:
         for line in sys.stdin:
             print(parser.parse(line.rstrip("\n")).model_dump_json(), flush=True)
@@ -124,7 +133,11 @@ def add_commands(sub) -> None:
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("parse", help="understand text: prints the intent and slots as JSON")
-    p.add_argument("text", nargs="+", help="the utterance, or - to read one utterance a line from stdin")
+    p.add_argument("text", nargs="*", help="the utterance, or - to read one utterance a line from stdin")
+    p.add_argument("--input", metavar="FILE", help="a corpus to parse in batches: one utterance a line, or JSON lines with a "
+                                                   "\"text\" field (- for stdin); results as JSON lines, in order")
+    p.add_argument("--output", metavar="FILE", help="where --input's results go (default: stdout)")
+    p.add_argument("--batch-size", type=int, default=256, help="utterances per batch with --input (default: 256)")
     add_model_option(p)
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
     p.set_defaults(run=cmd_parse, quiet=True)
