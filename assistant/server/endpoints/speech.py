@@ -34,8 +34,6 @@ AUDIO_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audi
 RAW_TYPES = {"audio/l16", "audio/pcm", "application/octet-stream"}
 CONFIG_TIMEOUT = 5.0
 """Seconds to the first message (the token): an unauthenticated socket holds a worker thread until then."""
-MAX_CONFIG_BYTES = 4096
-MAX_AUDIO_MESSAGE = 1 << 20
 
 endpoints = Endpoints("speech")
 
@@ -90,7 +88,8 @@ def add_stream(sock) -> None:
 
 def stream(ws) -> None:
     """One utterance over a WebSocket, bounded in every way a client could hold the worker: sockets open at once
-    (fewer than the worker's threads), bytes before the token is checked, seconds without audio, seconds in all."""
+    (fewer than the worker's threads), seconds without audio, seconds in all; message size is the app's
+    `MAX_SOCKET_MESSAGE`, from the first message on (a client may send audio before the token is read)."""
     def fail(status: int, code: str, message: str) -> None:
         ws.send(json.dumps({"error": ErrorBody(status=status, code=code, message=message).model_dump(exclude_none=True)}))
 
@@ -98,13 +97,12 @@ def stream(ws) -> None:
     if not app.sockets.acquire(blocking=False):
         return fail(503, "busy", "too many audio streams open on this worker; try again shortly")
     try:
-        ws.max_message_size = MAX_CONFIG_BYTES  # nothing big is read before the token is checked
-        _stream(ws, fail, app.settings)
+        _stream(ws, fail, app)
     finally:
         app.sockets.release()
 
 
-def _stream(ws, fail, settings) -> None:
+def _stream(ws, fail, app) -> None:
     first = ws.receive(timeout=CONFIG_TIMEOUT)
     try:
         config = json.loads(first) if isinstance(first, str) else None
@@ -121,12 +119,11 @@ def _stream(ws, fail, settings) -> None:
         return fail(422, "invalid", f"channels must be 1 or 2, not {channels!r}")
     if mode not in (None, "domain", "free"):
         return fail(422, "invalid", f"mode must be domain or free, not {mode!r}")
-    ws.max_message_size = MAX_AUDIO_MESSAGE
-    max_seconds, idle = settings.speech.max_seconds, settings.speech.stream_idle_seconds
+    max_seconds, idle = app.settings.speech.max_seconds, app.settings.speech.stream_idle_seconds
     deadline = time.monotonic() + 2 * max_seconds + idle  # audio sent at half its real rate, with one pause
     utterance = None
     try:
-        pipeline = state().service.current().need_speech()
+        pipeline = app.service.current().need_speech()
         utterance = pipeline.stream(mode)
         pending = b""
         while True:
