@@ -253,6 +253,22 @@ def test_health_ready_metrics(server, client):
     assert 'assistant_model_info{version="tiny"} 1.0' in text
 
 
+def test_a_scrape_while_a_worker_creates_its_metrics_file_answers(tmp_path, monkeypatch):
+    """A worker that gunicorn starts (SIGHUP, a replaced worker) creates its file empty and sizes it a moment
+    later; a scrape in that moment once answered 500."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from assistant.server.metrics import exposition
+
+    running = MmapedDict(str(tmp_path / "counter_1234.db"))
+    running.write_value(mmap_key("assistant_model_swaps_total", "assistant_model_swaps_total", [], [], "Swaps."), 3.0, 0.0)
+    running.close()
+    (tmp_path / "gauge_livemax_1235.db").touch()  # the starting worker's, not sized yet
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = exposition()[0].decode()
+    assert "assistant_model_swaps_total 3.0" in text
+
+
 def test_openapi_docs_and_console_are_served(server):
     status, _, spec = http(server[0] + "/openapi.json", token=None)
     assert status == 200 and spec["openapi"].startswith("3.")

@@ -7,9 +7,11 @@ start and a scrape of any worker adds up all of them.
 
 from __future__ import annotations
 
+import glob
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 REQUESTS = Counter("assistant_requests", "HTTP requests answered.", ["endpoint", "method", "status"])
 LATENCY = Histogram("assistant_request_seconds", "Time to answer a request, by endpoint.", ["endpoint"],
@@ -35,13 +37,27 @@ def model_swapped(old: str | None, new: str) -> None:
     MODEL.labels(new).set(1)
 
 
+class _SettledFiles(MultiProcessCollector):
+    """Reads the files of workers that have sized theirs. A worker starting (after SIGHUP, or one replaced)
+    creates its file empty and sizes it a moment later; a scrape in between would fail to read the first
+    field (prometheus_client reads it unchecked) and answer 500. An empty file holds no samples yet."""
+
+    def collect(self):
+        return self.merge([f for f in glob.glob(os.path.join(self._path, "*.db")) if _size(f) >= 8], accumulate=True)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:  # a dead worker's live gauges are removed at any time
+        return 0
+
+
 def exposition() -> tuple[bytes, str]:
     """The text format of every metric, summed over the worker processes when there are several."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        _SettledFiles(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     from prometheus_client import REGISTRY
 
