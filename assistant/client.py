@@ -90,7 +90,8 @@ class Client:
         return ModelsResponse.model_validate_json(self._call("POST", f"/v1/models/{urllib.request.quote(version, safe='')}/activate"))
 
     def train(self, files: dict[str, str] | list[str | Path], **options) -> TrainJob:
-        """Start a training on intent files (name -> YAML text, or paths); `options`: activate, epochs, max_minutes, seed."""
+        """Start a training on intent files (name -> YAML text, or paths); `options`: activate, epochs, max_minutes, seed,
+        max_per_intent, and base="served" to add the files beside those the served version was trained from."""
         if not isinstance(files, dict):
             files = {Path(p).name: Path(p).read_text(encoding="utf-8") for p in files}
         return TrainJob.model_validate_json(self._call("POST", "/v1/train", TrainRequest(files=files, **options)))

@@ -123,15 +123,27 @@ class Settings(BaseModel):
         p = Path(os.path.expanduser(p))
         return p if p.is_absolute() else self.root / p
 
+    def model_folder(self) -> Path:
+        """The model these settings name: `nlu.model` when pinned, else the store's `current` pointer (the store
+        module knows what a version is and what to do when the pointer is missing; this is only the path)."""
+        return self.path(self.nlu.model) or self.path(self.nlu.models) / "current"
+
 
 def find_config(explicit: str | None = None) -> Path | None:
-    for candidate in (explicit, os.environ.get("ASSISTANT_CONFIG"), "config.toml"):
+    """The config file: named (flag, then `$ASSISTANT_CONFIG`; must exist), else the first of `./config.toml`,
+    the user's (`$XDG_CONFIG_HOME/assistant/config.toml`) and the one of the source checkout this package runs
+    from (an editable install, as `scripts/setup.sh` makes): so `Parser()` and the commands find the same
+    models from any directory."""
+    for candidate in (explicit, os.environ.get("ASSISTANT_CONFIG")):
         if candidate:
-            path = Path(candidate)
-            if path.is_file():
-                return path
-            if candidate is not None and candidate != "config.toml":
+            if not Path(candidate).is_file():
                 raise ConfigError(f"{candidate}: config file not found")
+            return Path(candidate)
+    user = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "assistant" / "config.toml"
+    checkout = Path(__file__).resolve().parents[1]
+    for path in (Path("config.toml"), user, checkout / "config.toml"):
+        if path.is_file() and (path != checkout / "config.toml" or (checkout / "pyproject.toml").is_file()):
+            return path
     return None
 
 

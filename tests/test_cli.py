@@ -18,12 +18,44 @@ def assistant(*args, stdin: str | None = None, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
 
 
-def test_parse_prints_the_result_as_json(tiny_model):
+def on_a_terminal(*args) -> list[str]:
+    """The command's output lines as a person at a terminal sees them (stdout is a pseudo-terminal)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "assistant", *args], stdout=follower, stderr=subprocess.PIPE, cwd=ROOT,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command exited and closed its end
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert process.wait(timeout=600) == 0, process.stderr.read()
+    return out.decode().splitlines()
+
+
+def test_parse_piped_prints_the_result_as_one_json_line(tiny_model):
     out = assistant("parse", "--model", str(tiny_model), "turn off the kitchen lights")
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    [line] = out.stdout.splitlines()
+    result = json.loads(line)
     assert result["intent"]["name"] == "LightsOff"
     assert result["entities"][0]["value"] == "kitchen"
+
+
+def test_parse_on_a_terminal_prints_a_line_a_person_reads(tiny_model):
+    lines = on_a_terminal("parse", "--model", str(tiny_model), "turn off the kitchen lights")
+    assert len(lines) <= 3
+    assert lines[0].startswith("LightsOff ") and "room=kitchen" in lines[0]
+    ranked = on_a_terminal("parse", "--model", str(tiny_model), "--top", "2", "turn off the kitchen lights")
+    assert ranked[0] == lines[0] and ranked[1].strip().startswith("1. LightsOff") and ranked[2].strip().startswith("2. ")
+    assert json.loads(on_a_terminal("parse", "--model", str(tiny_model), "--json", "turn off the kitchen lights")[0])["intent"]
 
 
 def test_parse_dash_reads_one_utterance_a_line(tiny_model):

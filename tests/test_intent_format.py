@@ -277,7 +277,7 @@ def test_unknown_top_level_key(tmp_path):
         colours:
           - red
         """)
-    assert error_of(path) == f"{path}:4: unknown top-level key 'colours' (expected rules, slots, intents, out_of_scope, homeassistant)"
+    assert error_of(path) == f"{path}:4: unknown top-level key 'colours' (expected rules, slots, intents, examples, out_of_scope, homeassistant)"
 
 
 def test_unknown_key_in_an_intent(tmp_path):
@@ -354,3 +354,31 @@ def test_a_folder_without_intent_files(tmp_path):
 def test_a_domain_without_intents(tmp_path):
     write(tmp_path, "slots.yaml", "slots:\n  room:\n    values: [kitchen]\n")
     assert error_of(tmp_path) == f"{tmp_path}: no intents defined"
+
+
+def test_a_file_of_examples_adds_to_intents_defined_in_other_files(tmp_path):
+    """What the console's corrections download as: `examples:` by intent name, beside the files that define them."""
+    write(tmp_path, "lights.yaml", """
+        rules:
+          polite: "[please]"
+        slots:
+          room: {values: {kitchen: [], bedroom: []}}
+        intents:
+          LightsOn:
+            slots: {room: room}
+            sentences: ["<polite> turn on the {room} lights"]
+        """)
+    write(tmp_path, "fixes.yaml", """
+        examples:
+          LightsOn:
+            - "brighten up the [bedroom](room)"
+        """)
+    intent = load_domain(tmp_path).intents["LightsOn"]
+    assert intent.examples == ["brighten up the [bedroom](room)"]
+    assert intent.written == ["<polite> turn on the {room} lights"] and intent.sentences == ["([please]) turn on the {room} lights"]
+    write(tmp_path, "more.yaml", """
+        examples:
+          LightsOff:
+            - "darken the [kitchen](room)"
+        """)
+    assert error_of(tmp_path) == f"{tmp_path / 'more.yaml'}:2: examples for intent LightsOff, which no file defines"

@@ -100,3 +100,20 @@ def test_version_names_are_reserved_atomically(tmp_path):
     for name in names:
         store.release(tmp_path, name)
     assert not list(tmp_path.iterdir())
+
+
+def test_parser_with_no_folder_loads_the_configured_current_version_from_any_directory(models, tmp_path):
+    """`Parser()` reads the config the commands read (here the user's, from another directory) and loads its current version."""
+    store.point(models, "v2")
+    (tmp_path / "xdg" / "assistant").mkdir(parents=True)
+    (tmp_path / "xdg" / "assistant" / "config.toml").write_text(f'[nlu]\nmodels = "{models}"\n')
+    (tmp_path / "elsewhere").mkdir()
+    code = "from assistant import Parser; p = Parser(); print(p.version, p.parse('turn off the kitchen lights').intent.name)"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    env.pop("ASSISTANT_CONFIG", None)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "elsewhere", env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["v2", "LightsOff"]
+    (tmp_path / "xdg" / "assistant" / "config.toml").write_text(f'[nlu]\nmodels = "{tmp_path / "empty"}"\n')
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "elsewhere", env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "ModelLoadError: no model at" in out.stderr and "assistant train" in out.stderr

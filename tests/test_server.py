@@ -107,21 +107,24 @@ def client(server) -> Client:
     return Client(server[0], token=TOKEN)
 
 
-def http(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None, token: str | None = TOKEN):
-    """(status, headers, parsed JSON or text) of a raw request."""
+def http(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None, token: str | None = TOKEN,
+         raw: bool = False):
+    """(status, headers, parsed JSON or text; the bytes with `raw`) of a raw request."""
     headers = dict(headers or {})
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            status, head, raw = response.status, response.headers, response.read()
+            status, head, data = response.status, response.headers, response.read()
     except urllib.error.HTTPError as e:
-        status, head, raw = e.code, e.headers, e.read()
+        status, head, data = e.code, e.headers, e.read()
+    if raw:
+        return status, head, data
     try:
-        return status, head, json.loads(raw)
+        return status, head, json.loads(data)
     except ValueError:
-        return status, head, raw.decode(errors="replace")
+        return status, head, data.decode(errors="replace")
 
 
 def post_json(url: str, payload, **kwargs):
@@ -161,8 +164,19 @@ def test_intents_describe_the_domain(client):
     intents = {i.name: i for i in client.intents().intents}
     assert set(intents) == {"LightsOn", "LightsOff", "SetTimer"}
     room = intents["LightsOn"].slots[0]
-    assert (room.name, room.type) == ("room", "room") and "kitchen" in room.values
+    assert (room.name, room.type) == ("room", "room") and "kitchen" in room.values and room.synonyms["living room"] == ["lounge"]
     assert intents["SetTimer"].examples and intents["SetTimer"].sentences[0] == "set a timer for {duration}"
+
+
+def test_intents_show_templates_as_written_with_rules_by_name(server, client, models, back_to_tiny):
+    """The bundled domain's templates name their shared rules (`<polite>`) instead of pasting them in."""
+    client.activate("default")
+    wait_serving(server[0], "default")
+    described = client.intents()
+    assert described.model == "default" and described.rules
+    sentences = [s for i in described.intents for s in i.sentences]
+    assert any(f"<{name}>" in s for s in sentences for name in described.rules)
+    assert all(described.rules[name] not in s for s in sentences for name in described.rules if len(described.rules[name]) > 40)
 
 
 # Speech.
@@ -462,8 +476,24 @@ def test_train_rejects_bad_files_with_file_and_line(client):
     assert caught.value.status == 422
 
 
+def test_train_from_the_served_files_needs_a_version_that_kept_them(tmp_path):
+    from assistant.config import Settings
+    from assistant.server import jobs
+    from assistant.server.schemas import TrainRequest
+
+    (tmp_path / "old-version").mkdir()
+    with pytest.raises(jobs.JobError) as caught:
+        jobs.submit(tmp_path, Settings(), TrainRequest(base="served"), served=tmp_path / "old-version")
+    assert caught.value.status == 409 and "keeps no intent files" in str(caught.value)
+    with pytest.raises(jobs.JobError) as caught:
+        jobs.submit(tmp_path, Settings(), TrainRequest())
+    assert caught.value.status == 422
+
+
 def test_train_in_the_background_then_serve_the_new_version(server, client, models, back_to_tiny):
-    job = client.train({"doors.yaml": RETRAIN}, epochs=3, max_per_intent=60, activate=True)
+    """Doors added beside the served version's own files (`base: served`); the new version is compared with
+    the served one and its report is served."""
+    job = client.train({"doors.yaml": RETRAIN}, base="served", epochs=3, max_per_intent=60, activate=True)
     assert job.state == "queued"
     with pytest.raises(ClientError) as caught:
         client.train({"doors.yaml": RETRAIN})
@@ -480,6 +510,15 @@ def test_train_in_the_background_then_serve_the_new_version(server, client, mode
     wait_serving(server[0], job.version)
     result = client.parse("open the garage door")
     assert result.model == job.version and result.intent.name == "OpenDoor" and result.entities[0].value == "garage"
+    assert client.parse("turn on the kitchen lights").intent.name == "LightsOn"  # the served files came along
+    assert "comparing" in stages or job.comparison is not None
+    assert job.comparison.served.version == "tiny" and job.comparison.new.version == job.version and job.comparison.sentences > 0
+    listed = next(v for v in client.models().models if v.version == job.version)
+    assert listed.retrainable and {"confusion.png", "reliability.png", "comparison.json", "metrics.json"} <= set(listed.report)
+    status, head, body = http(f"{server[0]}/v1/models/{job.version}/report/confusion.png", raw=True)
+    assert status == 200 and head["Content-Type"] == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, answer = http(f"{server[0]}/v1/models/{job.version}/report/secrets.txt")
+    assert status == 404 and answer["error"]["code"] == "not_found"
 
 
 def test_client_command(server):

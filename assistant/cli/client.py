@@ -54,5 +54,5 @@ def add_commands(sub) -> None:
     p.add_argument("--uri", help="tcp://HOST:PORT or unix://PATH (default: speech.uri)")
     p.add_argument("--url", help="a REST server (http://HOST:PORT) to ask instead of the daemon")
     p.add_argument("--token", help="bearer token for --url (default: $ASSISTANT_TOKEN)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer (default: 60)")
     p.set_defaults(run=cmd_client, quiet=True)

@@ -29,7 +29,7 @@ def add_model_option(p: argparse.ArgumentParser, what: str = "model folder") -> 
 
 def add_engine_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
     p.add_argument("--engine", choices=["auto", "vosk", "whisper", "pocketsphinx"], help="speech engine (default: speech.engine from config)")
-    p.add_argument("--vosk-model", help="a Vosk model folder or an installed vosk_model_* package name")
+    p.add_argument("--vosk-model", help="a Vosk model folder or an installed vosk_model_* package name (default: speech.vosk_model)")
     if mode:
         p.add_argument("--mode", choices=["domain", "free"], help="domain-biased or free-form recognition (default: speech.mode)")
     add_model_option(p, "NLU model folder")
@@ -37,8 +37,8 @@ def add_engine_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
 
 def add_audio_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", help="a WAV, FLAC or OGG file, or raw 16-bit PCM with --rate and --channels")
-    p.add_argument("--rate", type=float, help="sample rate of raw PCM input")
-    p.add_argument("--channels", type=int, help="channel count of raw PCM input")
+    p.add_argument("--rate", type=float, help="sample rate of raw PCM input (default: read from the file's header)")
+    p.add_argument("--channels", type=int, help="channel count of raw PCM input (default: read from the file's header)")
 
 
 def read_audio(args: argparse.Namespace, settings: Settings) -> Audio:

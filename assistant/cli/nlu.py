@@ -98,12 +98,28 @@ def cmd_parse(args: argparse.Namespace) -> int:
         log.info("%d utterances parsed (%d lines skipped) in %.1f s: %.0f a second", counts.parsed, counts.skipped,
                  counts.seconds, counts.parsed / max(counts.seconds, 1e-9))
         return 0
-    if args.text == ["-"]:
-        for line in sys.stdin:
-            print(parser.parse(line.rstrip("\n")).model_dump_json(), flush=True)
-        return 0
-    print(parser.parse(" ".join(args.text)).model_dump_json(indent=2))
+    # A person at a terminal reads a line; a pipe, a script or --json gets the whole result as one JSON line.
+    show = (lambda r: r.model_dump_json()) if args.json or not sys.stdout.isatty() else (lambda r: brief(r, args.top))
+    texts = (line.rstrip("\n") for line in sys.stdin) if args.text == ["-"] else [" ".join(args.text)]
+    for text in texts:
+        print(show(parser.parse(text)), flush=True)
     return 0
+
+
+def brief(result, top: int = 0) -> str:
+    """A result as a person reads it: `LightsOff 0.998 (grammar)  room=kitchen`, then `top` ranking lines.
+
+    Slots show their canonical value, and the words said when they differ (`room=living_room ("lounge")`)."""
+    if result.intent is None:
+        why = result.warnings[0] if result.warnings else f"out of scope ({result.rejected_by or 'no intent'})"
+        best = f"; nearest {result.intent_ranking[0].name} {result.intent_ranking[0].confidence:.3f}" if result.intent_ranking else ""
+        line = f"- {why}{best}"
+    else:
+        slots = "  ".join(f"{e.slot}={e.value}" + (f' ("{e.text}")' if e.text and str(e.value) != e.text else "") for e in result.entities)
+        flags = ", ".join([result.source or "model"] + (["ambiguous"] if result.ambiguous else []) + (["repaired"] if result.repair else []))
+        line = f"{result.intent.name} {result.intent.confidence:.3f} ({flags})" + (f"  {slots}" if slots else "")
+    ranking = [f"  {i + 1}. {s.name} {s.confidence:.3f}" for i, s in enumerate(result.intent_ranking[:top])]
+    return "\n".join([line, *ranking])
 
 
 def add_commands(sub) -> None:
@@ -128,11 +144,11 @@ def add_commands(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on labelled data (JSON + confusion plot)")
     p.add_argument("model", help="model folder")
     p.add_argument("data", help="intents folder or file, or a dataset folder")
-    p.add_argument("--split", choices=["train", "dev", "test"], default="test", help="split to score (intent files: dev)")
+    p.add_argument("--split", choices=["train", "dev", "test"], default="test", help="split to score (default: test; intent files have only dev)")
     p.add_argument("--out", help="report folder (default: MODEL/eval-DATA-SPLIT)")
     p.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("parse", help="understand text: prints the intent and slots as JSON")
+    p = sub.add_parser("parse", help="understand text: one line on a terminal (intent, confidence, slots), JSON when piped or with --json")
     p.add_argument("text", nargs="*", help="the utterance, or - to read one utterance a line from stdin")
     p.add_argument("--input", metavar="FILE", help="a corpus to parse in batches: one utterance a line, or JSON lines with a "
                                                    "\"text\" field (- for stdin); results as JSON lines, in order")
@@ -140,4 +156,6 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="utterances per batch with --input (default: 256)")
     add_model_option(p)
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
+    p.add_argument("--json", action="store_true", help="the whole result as JSON even on a terminal (piped output always is)")
+    p.add_argument("--top", type=int, default=0, metavar="N", help="on a terminal, also the N likeliest intents (default: 0)")
     p.set_defaults(run=cmd_parse, quiet=True)

@@ -31,7 +31,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     """Speech to text only; the domain for biased mode comes from the NLU model, else from the intent files."""
     from assistant.intents import load_domain
     from assistant.intents.schema import Domain
-    from assistant.nlu import bundle, store
+    from assistant.nlu import bundle
     from assistant.speech.engines import load_recognizer
     from assistant.speech.pipeline import transcribe
 
@@ -39,7 +39,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     audio = read_audio(args, settings)
     domain = None
     if args.mode != "free":
-        folder = store.model_folder(settings)
+        folder = settings.model_folder()
         intents = settings.path(settings.nlu.intents)
         if (folder / bundle.DOMAIN).is_file():
             domain = Domain.model_validate_json((folder / bundle.DOMAIN).read_bytes())
@@ -84,12 +84,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from assistant.speech.engines import VOSK_DOWNLOAD, find_engines
+    from assistant.speech.engines import find_engines, vosk_download
 
     settings = settings_of(args)
     engines = find_engines(settings)
     if args.json:
-        print(json.dumps({"engines": [e.model_dump() for e in engines], "vosk_download": VOSK_DOWNLOAD}, indent=2))
+        print(json.dumps({"engines": [e.model_dump() for e in engines], "vosk_download": vosk_download(settings)}, indent=2))
         return 0
     if not engines:
         print("no speech engine installed: pip install 'assistant[speech]'")
@@ -97,10 +97,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         mark = "*" if e.default else " "
         where = f"  {e.path}" if e.path else ""
         print(f"{mark} {e.engine:<13} {e.model:<28} language {e.language:<10} modes {','.join(e.modes):<12} ({e.source}){where}")
+        if e.note:
+            print(f"  {'':<13} {e.note}")
     if engines:
         print("\n* the default: used by transcribe, recognize, listen and daemon unless --engine or --vosk-model says otherwise")
     if not any(e.engine == "vosk" and e.language == "en" for e in engines):
-        print("\n" + VOSK_DOWNLOAD)
+        print("\n" + vosk_download(settings))
     return 0
 
 

@@ -181,6 +181,7 @@ def merge(*domains: Domain) -> Domain:
             mine.update(theirs)
         merged.out_of_scope += domain.out_of_scope
         merged.sources += domain.sources
+        merged.rules.update(domain.rules)
     return merged
 
 

@@ -30,7 +30,7 @@ from assistant.intents.yaml_lines import line_of, load_yaml
 _log = logging.getLogger(__name__)
 
 _EXPECTED_KEYS = {
-    (): "rules, slots, intents, out_of_scope, homeassistant",
+    (): "rules, slots, intents, examples, out_of_scope, homeassistant",
     ("intents", "*"): "slots, sentences, examples",
     ("intents", "*", "slots", "*"): "type, min, max",
     ("slots", "*"): "values",
@@ -100,6 +100,15 @@ def load_domain(path: str | Path) -> Domain:
                 raise IntentFileError(file, line, f"intent {name} is already defined at {intents[name].source}")
             intents[name] = _check_intent(file, lines, name, block, slot_types, rules)
         out_of_scope += [" ".join(s.split()) for s in data.out_of_scope if s and s.strip()]
+    for file, data, lines in files:
+        for name, examples in data.examples.items():
+            if name not in intents:
+                raise IntentFileError(file, lines[("examples", name)], f"examples for intent {name}, which no file defines")
+            intent = intents[name]
+            slots = dict(intent.slots)
+            for i, example in enumerate(examples):
+                _check_example(file, lines[("examples", name, i)], name, example, slots, slot_types)
+            intents[name] = intent.model_copy(update={"slots": slots, "examples": intent.examples + list(examples)})
     included = [(file, lines[("homeassistant",)], data.homeassistant) for file, data, lines in files if data.homeassistant is not None]
     if not intents and not included:
         raise IntentFileError(str(path), None, "no intents defined")
@@ -108,6 +117,7 @@ def load_domain(path: str | Path) -> Domain:
         slot_types=slot_types,
         out_of_scope=list(dict.fromkeys(out_of_scope)),
         sources=[file for file, _, _ in files],
+        rules=rules,
     )
     for file, line, block in included[:1]:
         from assistant.intents.homeassistant import ha_domain, load_home, merge
@@ -266,19 +276,29 @@ def _check_intent(
             use(slot_name, at, f'template "{template}"', sampled=True)
 
     for i, example in enumerate(block.examples):
-        at = lines[("intents", name, "examples", i)]
-        try:
-            text, spans = parse_annotated(example)
-        except ValueError as err:
-            raise IntentFileError(file, at, f'intent {name}: malformed example "{example}": {err}') from None
-        if not text.strip():
-            raise IntentFileError(file, at, f"intent {name}: empty example")
-        for span in spans:
-            use(span.slot, at, f'example "{example}"', sampled=False)
+        _check_example(file, lines[("intents", name, "examples", i)], name, example, slots, slot_types)
 
     used = {s for t in sentences for s in slot_names(parse_template(t))}
     used |= {span.slot for e in block.examples for span in parse_annotated(e)[1]}
     for unused in sorted(set(slots) - used):
         _log.warning("%s:%d: intent %s declares slot %s but never uses it", file, line, name, unused)
 
-    return Intent(name=name, slots=slots, sentences=sentences, examples=list(block.examples), source=f"{file}:{line}")
+    return Intent(name=name, slots=slots, sentences=sentences, written=list(block.sentences), examples=list(block.examples),
+                  source=f"{file}:{line}")
+
+
+def _check_example(file: str, at: int, name: str, example: str, slots: dict[str, Slot], slot_types: dict[str, SlotType]) -> None:
+    """A free example of intent `name`: well marked, not empty, its slots known (a list type or built-in type
+    named by a slot that `slots` lacks is declared in it, as in templates)."""
+    try:
+        text, spans = parse_annotated(example)
+    except ValueError as err:
+        raise IntentFileError(file, at, f'intent {name}: malformed example "{example}": {err}') from None
+    if not text.strip():
+        raise IntentFileError(file, at, f"intent {name}: empty example")
+    for span in spans:
+        if span.slot not in slots:
+            if span.slot not in slot_types and span.slot not in BUILTINS:
+                raise IntentFileError(file, at, f"intent {name} uses unknown slot type '{span.slot}' in example \"{example}\" "
+                                                f"(declare it under slots: or add a list type)")
+            slots[span.slot] = Slot(type=span.slot)

@@ -90,8 +90,11 @@ class IntentFile(_Strict):
     slots: dict[str, ListTypeBlock] = Field(default_factory=dict)
     intents: dict[str, IntentBlock] = Field(default_factory=dict)
     out_of_scope: list[str] = Field(default_factory=list)
+    examples: dict[str, list[str]] = Field(default_factory=dict)
+    """More free examples for intents defined in any file of the domain (the web console's corrections
+    come as such a file): intent name -> sentences with `[words](slot)` marks."""
 
-    @field_validator("rules", "slots", "intents", "out_of_scope", mode="before")
+    @field_validator("rules", "slots", "intents", "out_of_scope", "examples", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any, info: Any) -> Any:
         if value is None:
@@ -136,7 +139,9 @@ class Intent(BaseModel):
     slots: dict[str, Slot] = Field(default_factory=dict)
     """Slot name -> slot; includes slots used in templates and examples without a declaration."""
     sentences: list[str] = Field(default_factory=list)
-    """Templates, checked at load time."""
+    """Templates, checked at load time, with the rules they use put in place."""
+    written: list[str] = Field(default_factory=list)
+    """The same templates as written in the file (rules by `<name>`), for people to read."""
     examples: list[str] = Field(default_factory=list)
     """Free examples with `[words](slot)` marks."""
     source: str = ""
@@ -158,6 +163,8 @@ class Domain(BaseModel):
     """Sentences that belong to no intent, for training and testing rejection."""
     sources: list[str] = Field(default_factory=list)
     """Files the domain was loaded from."""
+    rules: dict[str, str] = Field(default_factory=dict)
+    """The shared template fragments, as written (`Intent.written` names them as `<rule>`)."""
 
     @cached_property
     def lookup(self) -> Lookup:

@@ -29,6 +29,10 @@ PHRASES = "phrases.txt"
 SPEECH = "speech"
 """A folder for what speech engines build from the phrases once (pocketsphinx's language model), written on first load."""
 SCOPE = scope.FILE
+INTENTS = "intents"
+"""The intent files the model was trained from, kept so that a retrain can start from them (the console's)."""
+REPORT = "report"
+"""An evaluation written after training when asked (metrics.json, confusion.png, reliability.png, comparison.json)."""
 
 
 class Labels(BaseModel):

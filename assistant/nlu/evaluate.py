@@ -12,6 +12,28 @@ from assistant.nlu.runtime import Parser
 log = logging.getLogger(__name__)
 
 
+HEADLINE = ("intent_acc", "slot_f1", "sentence_acc")
+
+
+def compare(new: Path, served: Path | None, examples: list[Example], out: Path) -> dict:
+    """The new model and the one in service scored by the neural model alone on the same held-out sentences (the
+    new version's dev split); the new one's full report (metrics, confusion and reliability plots) written to
+    `out`, the comparison too (`comparison.json`). A served model that lacks an intent of the new domain gets
+    its sentences wrong: that is what retraining adds."""
+    import json
+
+    scored = evaluate(new, examples, out, title=f"{new.name} (dev, {len(examples)} sentences)")
+    comparison = {"sentences": len(examples), "new": {"version": new.name, **scored.model_dump(include=set(HEADLINE))}, "served": None}
+    if served is not None:
+        try:
+            before = Parser(served).evaluate(examples)
+            comparison["served"] = {"version": served.name, **before.model_dump(include=set(HEADLINE))}
+        except Exception as e:  # noqa: BLE001  a broken served folder must not fail the new version's report
+            log.warning("could not score the served model %s: %s", served, e)
+    (out / "comparison.json").write_text(json.dumps(comparison, indent=1) + "\n", encoding="utf-8")
+    return comparison
+
+
 def _pyplot(what: str):
     """matplotlib's pyplot drawing to files (no screen needed), or None with a warning when it is not installed."""
     try:

@@ -115,9 +115,22 @@ class Parser:
     after the link moves on.
     """
 
-    def __init__(self, folder: Path | str, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None, threshold: float | None = None):
+    def __init__(self, folder: Path | str | None = None, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None,
+                 threshold: float | None = None):
+        """`folder`: a model folder; none: the model the configuration names (config.toml's `nlu.model`, else the
+        current version of `nlu.models`), with its threads and out-of-scope threshold."""
         import onnxruntime as ort
 
+        if folder is None:  # no training here: a library call should not spend minutes on it
+            from assistant.config import load_settings
+
+            settings = load_settings()
+            folder = settings.model_folder()
+            if not folder.exists():
+                raise ModelLoadError(f"no model at {folder}: train one with `assistant train {settings.path(settings.nlu.intents)}`, "
+                                     f"or give Parser a model folder")
+            threads = threads or settings.nlu.threads or None
+            threshold = threshold if threshold is not None else settings.nlu.oos_threshold
         self.folder = Path(folder).resolve()
         self.metadata, self.labels = bundle.check_folder(self.folder)
         options = ort.SessionOptions()

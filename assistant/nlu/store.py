@@ -49,6 +49,8 @@ class ModelVersion(BaseModel):
     n_train: int | None = None
     dev: dict[str, float] = Field(default_factory=dict, description="Headline dev scores: intent_acc, slot_f1, sentence_acc.")
     size_mb: float | None = None
+    retrainable: bool = Field(False, description="The folder keeps the intent files it was trained from: a retrain can start from them.")
+    report: list[str] = Field(default_factory=list, description="Files of its evaluation report (`GET /v1/models/{version}/report/{file}`).")
 
 
 def current_version(store: Path) -> str | None:
@@ -76,7 +78,8 @@ def describe(store: Path, version: str) -> ModelVersion:
     dev = metadata.metrics.get("dev") or {}
     return ModelVersion(version=version, current=current, valid=True, created=metadata.created, data_source=metadata.data_source,
                         n_train=metadata.n_train, dev={k: dev[k] for k in ("intent_acc", "slot_f1", "sentence_acc") if k in dev},
-                        size_mb=metadata.sizes_mb.get(bundle.ONNX_INT8))
+                        size_mb=metadata.sizes_mb.get(bundle.ONNX_INT8), retrainable=(folder / bundle.INTENTS).is_dir(),
+                        report=sorted(p.name for p in (folder / bundle.REPORT).glob("*") if p.suffix in (".json", ".png")))
 
 
 def versions(store: Path) -> list[ModelVersion]:
@@ -179,11 +182,6 @@ def train_version(store: Path, data: Path, encoder: Path | None = None, config: 
     return version, trained
 
 
-def model_folder(settings: Settings) -> Path:
-    """The folder the settings name: `nlu.model` when pinned, else the store's `current` pointer (not resolved)."""
-    return settings.path(settings.nlu.model) or settings.path(settings.nlu.models) / CURRENT
-
-
 def ensure_model(settings: Settings) -> Path:
     """The model folder to use: `nlu.model` when pinned, else the store's current version.
 
@@ -192,7 +190,7 @@ def ensure_model(settings: Settings) -> Path:
     its newest valid version activated. `ModelLoadError` when there is no model
     and none can be made.
     """
-    folder = model_folder(settings)
+    folder = settings.model_folder()
     if folder.is_dir():
         return folder if settings.nlu.model else current_folder(settings.path(settings.nlu.models))
     if settings.nlu.model:

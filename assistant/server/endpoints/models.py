@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from assistant.intents.expand import expand
 from assistant.intents.schema import Domain
-from assistant.nlu import store
+from flask import send_from_directory
+
+from assistant.nlu import bundle, store
 from assistant.nlu.errors import ModelLoadError
 from assistant.server import jobs
 from assistant.server.api import Endpoints, json_response, state
 from assistant.server.errors import ApiError
 from assistant.server.schemas import IntentInfo, IntentsResponse, ModelsResponse, SlotInfo, TrainJob, TrainRequest
 
-EXAMPLES_PER_INTENT = 3
+EXAMPLES_PER_INTENT = 5
+REPORT_FILES = ("metrics.json", "comparison.json", "confusion.png", "reliability.png")
 MAX_FILE_BYTES = 2**20
 
 endpoints = Endpoints("models")
@@ -23,7 +26,7 @@ def intents():
     loaded, described = state().service.current(), state().intents
     if loaded.version not in described:
         described.clear()
-        described[loaded.version] = IntentsResponse(model=loaded.version, intents=describe_domain(loaded.parser.domain))
+        described[loaded.version] = describe_domain(loaded.parser.domain).model_copy(update={"model": loaded.version})
     return described[loaded.version]
 
 
@@ -62,7 +65,26 @@ def train(body: TrainRequest):
     for name, text in body.files.items():
         if len(text) > MAX_FILE_BYTES:
             raise ApiError(413, f"{name}: intent files are limited to 1 MB each")
-    return json_response(jobs.submit(state().jobs, state().settings, body), 202)
+    loaded = state().service.loaded
+    return json_response(jobs.submit(state().jobs, state().settings, body, loaded.parser.folder if loaded else None), 202)
+
+
+@endpoints.operation("/v1/models/<version>/report/<name>", "GET", "A file of a version's evaluation report: metrics.json, "
+                     "comparison.json, confusion.png or reliability.png (written when it was trained through the API).",
+                     response_content={"image/png": {"schema": {"type": "string", "format": "binary"}},
+                                       "application/json": {"schema": {"type": "object"}}}, errors=(404,),
+                     parameters=[{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}},
+                                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}])
+def report(version: str, name: str):
+    if name not in REPORT_FILES:
+        raise ApiError(404, f"no report file {name!r} (one of {', '.join(REPORT_FILES)})")
+    try:
+        folder = store.folder_of(state().service.store, version)
+    except ModelLoadError as e:
+        raise ApiError(404, str(e)) from None
+    if not (folder / bundle.REPORT / name).is_file():
+        raise ApiError(404, f"model version {version!r} has no {name} (only versions trained through the API are evaluated)")
+    return send_from_directory(folder / bundle.REPORT, name, max_age=0)
 
 
 @endpoints.operation("/v1/train/<job>", "GET", "A training job's state and progress.", response=TrainJob, errors=(404,),
@@ -77,7 +99,9 @@ def models_response() -> ModelsResponse:
                           pinned=service.pinned is not None, models=store.versions(service.store))
 
 
-def describe_domain(domain: Domain) -> list[IntentInfo]:
+def describe_domain(domain: Domain) -> IntentsResponse:
+    """The domain as people read it: templates as written (rules by name), values with their synonyms, a few
+    sentences the templates say."""
     examples: dict[str, list[str]] = {}
     for example in expand(domain, seed=0, max_per_intent=EXAMPLES_PER_INTENT):
         examples.setdefault(example.intent, []).append(example.text)
@@ -86,6 +110,8 @@ def describe_domain(domain: Domain) -> list[IntentInfo]:
         slots = []
         for slot_name, slot in sorted(intent.slots.items()):
             listed = domain.slot_types.get(slot.type)
-            slots.append(SlotInfo(name=slot_name, type=slot.type, values=[v.value for v in listed.values] if listed else None))
-        out.append(IntentInfo(name=name, slots=slots, sentences=intent.sentences, examples=examples.get(name, [])[:EXAMPLES_PER_INTENT]))
-    return out
+            slots.append(SlotInfo(name=slot_name, type=slot.type, values=[v.value for v in listed.values] if listed else None,
+                                  synonyms={v.value: v.synonyms for v in listed.values if v.synonyms} if listed else {}))
+        out.append(IntentInfo(name=name, slots=slots, sentences=intent.written or intent.sentences, annotated=intent.examples,
+                              examples=examples.get(name, [])[:EXAMPLES_PER_INTENT]))
+    return IntentsResponse(model="", intents=out, rules=domain.rules)
