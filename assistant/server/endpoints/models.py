@@ -74,7 +74,7 @@ def train(body: TrainRequest):
                      response_content={"image/png": {"schema": {"type": "string", "format": "binary"}},
                                        "application/json": {"schema": {"type": "object"}}}, errors=(404,),
                      parameters=[{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}},
-                                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}])
+                                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": list(REPORT_FILES)}}])
 def report(version: str, name: str):
     if name not in REPORT_FILES:
         raise ApiError(404, f"no report file {name!r} (one of {', '.join(REPORT_FILES)})")
