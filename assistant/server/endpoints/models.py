@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from assistant.intents.expand import expand
-from assistant.intents.schema import Domain
 from flask import send_from_directory
 
+from assistant.intents.expand import expand
+from assistant.intents.schema import Domain
 from assistant.nlu import bundle, store
 from assistant.nlu.errors import ModelLoadError
 from assistant.server import jobs
@@ -26,7 +26,7 @@ def intents():
     loaded, described = state().service.current(), state().intents
     if loaded.version not in described:
         described.clear()
-        described[loaded.version] = describe_domain(loaded.parser.domain).model_copy(update={"model": loaded.version})
+        described[loaded.version] = describe_domain(loaded.parser.domain, loaded.version)
     return described[loaded.version]
 
 
@@ -99,7 +99,7 @@ def models_response() -> ModelsResponse:
                           pinned=service.pinned is not None, models=store.versions(service.store))
 
 
-def describe_domain(domain: Domain) -> IntentsResponse:
+def describe_domain(domain: Domain, version: str) -> IntentsResponse:
     """The domain as people read it: templates as written (rules by name), values with their synonyms, a few
     sentences the templates say."""
     examples: dict[str, list[str]] = {}
@@ -114,4 +114,4 @@ def describe_domain(domain: Domain) -> IntentsResponse:
                                   synonyms={v.value: v.synonyms for v in listed.values if v.synonyms} if listed else {}))
         out.append(IntentInfo(name=name, slots=slots, sentences=intent.written or intent.sentences, annotated=intent.examples,
                               examples=examples.get(name, [])[:EXAMPLES_PER_INTENT]))
-    return IntentsResponse(model="", intents=out, rules=domain.rules)
+    return IntentsResponse(model=version, intents=out, rules=domain.rules)
