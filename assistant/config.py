@@ -34,6 +34,12 @@ class NluSettings(BaseModel):
     threads: int = 0
     oos_threshold: float | None = Field(None, allow_inf_nan=False)
     """Out-of-scope threshold overriding the one the trainer chose on dev (None: the model's)."""
+    batch_size: int = Field(32, ge=1)
+    """Most parses a process runs through the model at once (`nlu.batching`); 1: each on its own."""
+    batch_wait_ms: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
+    """How long a parse waits at most for others on their way to share its model run."""
+    batch_runs: int = Field(1, ge=1)
+    """Batches a process runs through the model at the same time."""
 
 
 class TrainConfig(BaseModel):
@@ -99,7 +105,7 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(2, ge=1)
-    threads: int = Field(4, ge=1)
+    threads: int = Field(8, ge=1)
     tokens: list[str] = Field(default_factory=list, repr=False)
     cors_origins: list[str] = Field(default_factory=list)
     max_text_chars: int = Field(1000, ge=1)

@@ -32,14 +32,15 @@ class Batch:
     word_mask: np.ndarray  # (batch, words) bool: the word has a sub-token to tag
 
 
-def featurize(tokenizer: Tokenizer, utterances: list[list[str]]) -> Batch:
-    """Encode pre-split utterances into one padded batch.
+def featurize(tokenizer: Tokenizer, utterances: list[list[str]], encodings: list | None = None) -> Batch:
+    """Encode pre-split utterances into one padded batch (`encodings`: the tokenizer's, when already made).
 
     A word that yields no sub-token (a lone combining mark, say) reads the
     sub-token before it, so tagged words always form a prefix (the CRF needs
     that); words cut off past `MAX_TOKENS` get `word_mask` False and read as `O`.
     """
-    encodings = tokenizer.encode_batch(utterances, is_pretokenized=True) if utterances else []
+    if encodings is None:
+        encodings = tokenizer.encode_batch(utterances, is_pretokenized=True) if utterances else []
     n_tokens = max((len(e.ids) for e in encodings), default=2)
     n_words = max((len(u) for u in utterances), default=0)
     batch = Batch(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from assistant.intents.example import Example, spans_of
 from assistant.intents.match import MARGIN, Grammar, Match, most_specific
@@ -80,6 +81,16 @@ class Raw:
                    [self.paths[i] for i in order], [self.tag_probs[i] for i in order], self.pooled[order])
 
 
+@dataclass
+class Pending:
+    """An utterance the grammar did not answer alone (`Parser.prepare`), for the model to finish (`Parser.finish`)."""
+
+    text: str
+    words: list[Word]
+    readings: list[Match]
+    """Readings of several intents' templates, for the model to choose among; empty: the model decides alone."""
+
+
 def outputs(run: Callable[[list[list[str]]], Raw], utterances: list[list[str]], n_intents: int, batch_size: int = 64) -> Raw:
     """`run` over batches of similar length (little padding), as one `Raw` in the order of `utterances`.
 
@@ -133,6 +144,7 @@ class Parser:
             threshold = threshold if threshold is not None else settings.nlu.oos_threshold
         self.folder = Path(folder).resolve()
         self.metadata, self.labels = bundle.check_folder(self.folder)
+        _one_blas_thread()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -173,9 +185,9 @@ class Parser:
         """The name of the model folder loaded (the store's version name)."""
         return self.folder.name
 
-    def run(self, utterances: list[list[str]]) -> Raw:
-        """Model outputs for pre-split utterances."""
-        batch = featurize(self.tokenizer, utterances)
+    def run(self, utterances: list[list[str]], encodings: list | None = None) -> Raw:
+        """Model outputs for pre-split utterances (`encodings`: their sub-tokens, when already made)."""
+        batch = featurize(self.tokenizer, utterances, encodings)
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         return Raw.decode(logits, scores, pooled, batch, self.rules, self.scope)
 
@@ -184,46 +196,58 @@ class Parser:
 
     def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool = False,
                     grammar: bool = True) -> list[ParseResult]:
-        """Parse many utterances; what the grammar cannot answer alone goes to the model in batches of similar length.
+        """Parse many utterances: the grammar answers what it can (`prepare`), the model the rest together (`finish`).
 
         `repair` also matches near misses of the templates (`Grammar.repair`): what speech recognition gets
         nearly right. Typed text is matched exactly unless the caller asks. `grammar=False` leaves everything
         to the model (benchmarks measure it alone).
         """
-        results: list[ParseResult | None] = [None] * len(texts)
-        prepared, readings = [], {}
+        prepared = []
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"utterance {i} is {type(text).__name__}, not text")
-            words = split_words(text)
-            if not words:
-                results[i] = ParseResult(text=text, intent=None, in_scope=False, warnings=["empty input: no words to understand"])
-                continue
-            found = self._meanings(most_specific(self.grammar.match(text, hesitations=repair))) if grammar else []
-            if len(found) == 1:
-                results[i] = self._grammar_result(text, found[0])
-                continue
-            if not found and repair and grammar:
-                near = self.grammar.repair(text)
-                if near and not any(self._meaning(m) != self._meaning(near[0]) and m.cost < near[0].cost + MARGIN for m in near[1:]):
-                    results[i] = self._grammar_result(text, near[0])
-                    continue
-            if len(found) > 1 and len({m.intent for m in found}) == len(found):
-                readings[i] = found  # the templates of several intents say it: the model picks one of them
-            prepared.append((i, words))
-        prepared.sort(key=lambda p: len(p[1]))
-        for start in range(0, len(prepared), batch_size):
-            chunk = prepared[start : start + batch_size]
-            raw = self.run([[w.text for w in words[:MAX_WORDS]] for _, words in chunk])
+            prepared.append(self.prepare(text, repair, grammar))
+        finished = iter(self.finish([p for p in prepared if isinstance(p, Pending)], threshold, batch_size))
+        return [next(finished) if isinstance(p, Pending) else p for p in prepared]
+
+    def prepare(self, text: str, repair: bool = False, grammar: bool = True) -> ParseResult | Pending:
+        """The grammar's part of a parse: the result when the templates say `text` (or nearly, with `repair`) in
+        one way, else what the model needs to finish it. Cheap and lock-free: servers call it in the request's
+        own thread and gather only the `Pending` ones into a batch (`nlu.batching`)."""
+        words = split_words(text)
+        if not words:
+            return self._finished(ParseResult(text=text, intent=None, in_scope=False, warnings=["empty input: no words to understand"]))
+        found = self._meanings(most_specific(self.grammar.match(text, hesitations=repair))) if grammar else []
+        if len(found) == 1:
+            return self._finished(self._grammar_result(text, found[0]))
+        if not found and repair and grammar:
+            near = self.grammar.repair(text)
+            if near and not any(self._meaning(m) != self._meaning(near[0]) and m.cost < near[0].cost + MARGIN for m in near[1:]):
+                return self._finished(self._grammar_result(text, near[0]))
+        # The templates of several intents say it: the model picks one of them.
+        readings = found if len(found) > 1 and len({m.intent for m in found}) == len(found) else []
+        return Pending(text, words, readings)
+
+    def finish(self, pending: list[Pending], threshold: float | None = None, batch_size: int = 32) -> list[ParseResult]:
+        """The model's part: results for `pending` utterances, in their order, run in batches of similar length in
+        sub-tokens (padding is most of what a badly sorted batch costs)."""
+        words = [[w.text for w in p.words[:MAX_WORDS]] for p in pending]
+        encodings = self.tokenizer.encode_batch(words, is_pretokenized=True) if words else []
+        order = sorted(range(len(pending)), key=lambda j: len(encodings[j].ids))
+        results: list[ParseResult | None] = [None] * len(pending)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            raw = self.run([words[j] for j in chunk], [encodings[j] for j in chunk])
             accepted = self.accepted(raw, threshold)
-            for k, (i, words) in enumerate(chunk):
-                if i in readings:
-                    results[i] = self._pick(texts[i], readings[i], raw, k)
-                else:
-                    results[i] = self._result(texts[i], words, raw, k, bool(accepted[k]), threshold)
-        if self._reports:
-            results = [self._reported(r) for r in results]
+            for k, j in enumerate(chunk):
+                p = pending[j]
+                result = (self._pick(p.text, p.readings, raw, k) if p.readings
+                          else self._result(p.text, p.words, raw, k, bool(accepted[k]), threshold))
+                results[j] = self._finished(result)
         return results  # type: ignore[return-value]
+
+    def _finished(self, result: ParseResult) -> ParseResult:
+        return self._reported(result) if self._reports else result
 
     def _meaning(self, match: Match) -> tuple:
         """What a reading means as results report it: two internal intents of one reported intent (Home
@@ -407,6 +431,20 @@ class Parser:
             top = [self.labels.intents[i] for i in raw.probs.argmax(1)]
             metrics.scope = scope_metrics([e.intent for e in examples], intents, top, raw.probs.max(1), raw.oos_scores)
         return metrics
+
+
+def _one_blas_thread() -> None:
+    """Keep numpy's BLAS to one thread in this process (once). Its only work here is small matrix products
+    (the scope's whitening, a batch x 384 x 384 at most), which OpenBLAS would spread over every core and then
+    spin-wait on: measured, that nearly doubled the CPU time of a corpus parse (10 s of work, 19 s of CPU) and
+    took the cores from the server's other workers."""
+    global _blas_limited
+    if not _blas_limited:
+        threadpool_limits(1, user_api="blas")
+        _blas_limited = True
+
+
+_blas_limited = False
 
 
 def _round(x: float | None) -> float | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.nlu import store
+from assistant.nlu.batching import Batcher
 from assistant.nlu.errors import ModelLoadError
 from assistant.nlu.runtime import Parser
 from assistant.speech.engines import load_recognizer
@@ -51,6 +52,8 @@ class Loaded:
     version: str
     folder: Path
     pipeline: Pipeline
+    batcher: Batcher
+    """Text parses of concurrent requests, run through the model together."""
     speech: str
     """The engine and model serving speech, or why there is none."""
     loaded_at: float = field(default_factory=time.time)
@@ -175,7 +178,8 @@ class Service:
                 log.warning("speech disabled: %s", e)
                 speech = str(e)
         pipeline = Pipeline(recognizer, parser, self.speech.mode or self.settings.speech.mode, max_streams=self.settings.speech.max_streams)
-        return Loaded(version=parser.version, folder=parser.folder, pipeline=pipeline, speech=speech)
+        batcher = Batcher(parser, self.settings.nlu.batch_wait_ms, self.settings.nlu.batch_size, self.settings.nlu.batch_runs)
+        return Loaded(version=parser.version, folder=parser.folder, pipeline=pipeline, batcher=batcher, speech=speech)
 
     def install(self, loaded: Loaded) -> None:
         old, self.loaded = self.loaded, loaded

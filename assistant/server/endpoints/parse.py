@@ -22,7 +22,7 @@ def check_text(text: str, where: str = "text") -> None:
 def parse(body: ParseRequest):
     check_text(body.text)
     loaded = state().service.current()
-    return Parsed(**loaded.parser.parse(body.text, threshold=body.threshold).model_dump(), model=loaded.version)
+    return Parsed(**loaded.batcher.parse(body.text, threshold=body.threshold).model_dump(), model=loaded.version)
 
 
 @endpoints.operation("/v1/parse/batch", "POST", "Understand many utterances at once (in order).",
@@ -41,7 +41,7 @@ def parse_batch(body: BatchRequest):
                      body=RasaParseRequest, response=RasaParseResponse, errors=(503,))
 def rasa_parse(body: RasaParseRequest):
     check_text(body.text)
-    return to_rasa(state().service.current().parser.parse(body.text))
+    return to_rasa(state().service.current().batcher.parse(body.text))
 
 
 def to_rasa(result: ParseResult) -> RasaParseResponse:
