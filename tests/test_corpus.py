@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from test_cli import assistant
 
 from assistant.nlu.corpus import parse_corpus
@@ -42,11 +44,12 @@ def test_a_corpus_gives_one_result_a_line_in_order_with_its_fields(tiny_model, t
             assert result["text"] == line
 
 
-def test_batched_results_are_the_single_parse_results(tiny_parser, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batched_results_are_the_single_parse_results(tiny_model, tiny_parser, tmp_path, jobs):
     texts = ["switch off the bedroom lights", "lights on in the lounge", "set a timer for ten minutes", "tell me a joke",
              "turn the office light on please", "start a five minute timer"] * 20
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
-    counts = parse_corpus(tiny_parser, tmp_path / "in.txt", tmp_path / "out.jsonl", batch_size=32, progress=False)
+    counts = parse_corpus(tiny_model, tmp_path / "in.txt", tmp_path / "out.jsonl", batch_size=32, progress=False, jobs=jobs)
     assert counts.parsed == len(texts) and counts.skipped == 0
     for text, line in zip(texts, (tmp_path / "out.jsonl").read_text().splitlines()):
         got, single = json.loads(line), json.loads(tiny_parser.parse(text).model_dump_json())

@@ -89,15 +89,25 @@ def cmd_parse(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if bool(args.input) == bool(args.text):
         raise UsageError("give the utterance (or - for one a line from stdin), or --input FILE, not both")
-    parser = Parser(ensure_model(settings), threads=settings.nlu.threads or None,
-                    threshold=args.threshold if args.threshold is not None else settings.nlu.oos_threshold)
+    folder = ensure_model(settings)
+    threshold = args.threshold if args.threshold is not None else settings.nlu.oos_threshold
+    if args.ray:
+        from assistant.nlu.cluster import parse_on_ray
+
+        if not args.input or not args.output:
+            raise UsageError("--ray parses --input into the folder --output: give both")
+        parse_on_ray(folder, args.input, args.output, address=None if args.ray == "local" else args.ray, actors=args.jobs or None,
+                     threshold=threshold)
+        return 0
     if args.input:
         from assistant.nlu.corpus import parse_corpus
 
-        counts = parse_corpus(parser, args.input, args.output or "-", batch_size=args.batch_size)
+        counts = parse_corpus(folder, args.input, args.output or "-", batch_size=args.batch_size, jobs=args.jobs, threshold=threshold,
+                              threads=settings.nlu.threads or None)
         log.info("%d utterances parsed (%d lines skipped) in %.1f s: %.0f a second", counts.parsed, counts.skipped,
                  counts.seconds, counts.parsed / max(counts.seconds, 1e-9))
         return 0
+    parser = Parser(folder, threads=settings.nlu.threads or None, threshold=threshold)
     # A person at a terminal reads a line; a pipe, a script or --json gets the whole result as one JSON line.
     show = (lambda r: r.model_dump_json()) if args.json or not sys.stdout.isatty() else (lambda r: brief(r, args.top))
     texts = (line.rstrip("\n") for line in sys.stdin) if args.text == ["-"] else [" ".join(args.text)]
@@ -154,6 +164,11 @@ def add_commands(sub) -> None:
                                                    "\"text\" field (- for stdin); results as JSON lines, in order")
     p.add_argument("--output", metavar="FILE", help="where --input's results go (default: stdout)")
     p.add_argument("--batch-size", type=int, default=256, help="utterances per batch with --input (default: 256)")
+    p.add_argument("--jobs", type=int, default=0, help="processes parsing --input's batches (default: 0, one per core); with --ray, "
+                                                       "parsing actors (default: one per CPU of the cluster)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="parse --input on a Ray cluster into the folder --output (JSON lines, or Parquet when it ends in .parquet): "
+                        "ADDRESS of the cluster (auto, ray://head:10001), or none to start Ray here (the cluster extra)")
     add_model_option(p)
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
     p.add_argument("--json", action="store_true", help="the whole result as JSON even on a terminal (piped output always is)")
