@@ -38,8 +38,8 @@ class NluSettings(BaseModel):
     """Most parses a process runs through the model at once (`nlu.batching`); 1: each on its own."""
     batch_wait_ms: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)
     """How long a parse waits at most for others on their way to share its model run."""
-    batch_runs: int = Field(1, ge=1)
-    """Batches a process runs through the model at the same time."""
+    batch_runs: int = Field(2, ge=1)
+    """Batches a process runs through the model at the same time (a second one once 4 parses wait)."""
 
 
 class TrainConfig(BaseModel):
