@@ -88,11 +88,8 @@ def ensure_wrk() -> None:
         raise SystemExit("wrk is not installed and could not be: sudo apt-get install wrk")
 
 
-def model_sentences(folder: Path) -> list[str]:
+def model_sentences(parser) -> list[str]:
     """The candidates the model answers (not the grammar) and keeps in scope: every request then runs the model."""
-    from assistant.nlu.runtime import Parser
-
-    parser = Parser(folder, threads=1)
     kept = [t for t in CANDIDATES if (r := parser.parse(t)).source == "model" and r.in_scope]
     if len(kept) < 8:
         raise SystemExit(f"only {len(kept)} of the benchmark's commands reach this model (not its grammar, in scope): "
@@ -151,10 +148,7 @@ def combine(rounds: list[dict]) -> dict:
             "rounds": len(rounds)}
 
 
-def in_process(folder: Path, texts: list[str], n: int = 400) -> dict:
-    from assistant.nlu.runtime import Parser
-
-    parser = Parser(folder, threads=1)
+def in_process(parser, texts: list[str], n: int = 400) -> dict:
     for text in texts:
         parser.parse(text)
     times = []
@@ -165,12 +159,9 @@ def in_process(folder: Path, texts: list[str], n: int = 400) -> dict:
     return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p99_ms": round(float(np.percentile(times, 99)), 2)}
 
 
-def graph_cost(folder: Path, texts: list[str]) -> dict:
+def graph_cost(parser, texts: list[str]) -> dict:
     """The model's part of a parse (`Parser.finish`: graph and decoding), ms per utterance, by batch size: what
     batching can save at most."""
-    from assistant.nlu.runtime import Parser
-
-    parser = Parser(folder, threads=1)
     pending = [parser.prepare(t) for t in texts]
     costs = {}
     for size in (1, 8, 32):
@@ -248,9 +239,11 @@ def main() -> None:
     from assistant.client import Client
     from assistant.config import load_settings
     from assistant.nlu import store
+    from assistant.nlu.runtime import Parser
 
     settings = load_settings()
-    texts = model_sentences(model)
+    alone = Parser(model, threads=1)  # the in-process figures: one parser, one thread
+    texts = model_sentences(alone)
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     script = work / "post.lua"
     bodies = ", ".join(json.dumps(json.dumps({"text": t})) for t in texts)
@@ -269,8 +262,8 @@ def main() -> None:
             ports[name] = free_port()
             urls[name] = f"http://127.0.0.1:{ports[name]}/v1/parse"
             processes[name] = start_server(models, ports[name], env)
-        local = in_process(model, texts)
-        graph = graph_cost(model, texts)
+        local = in_process(alone, texts)
+        graph = graph_cost(alone, texts)
         print(f"in-process parse: p50 {local['p50_ms']} ms, p99 {local['p99_ms']} ms; model ms/utterance by batch size {graph}", file=sys.stderr)
         for name in SERVERS:
             wrk(urls[name], 8, 2, 1000, script)  # warm-up: every worker has parsed

@@ -55,8 +55,9 @@ def export(model, sample: Batch, fp32_path: Path, int8_path: Path) -> dict:
     raw.unlink()
     _quantize(fp32_path, int8_path)
     report = {"sample_size": int(ids.shape[0])}
-    for name, path in (("fp32", fp32_path), ("int8", int8_path)):
-        got = _run(_session(path), sample)
+    sessions = {"fp32": _session(fp32_path), "int8": _session(int8_path)}
+    outputs = {name: _run(session, sample) for name, session in sessions.items()}
+    for name, got in outputs.items():
         report[name] = {
             "max_abs_diff_intent_logits": float(np.abs(got[0] - expected[0]).max()),
             "intent_agreement": float((got[0].argmax(-1) == expected[0].argmax(-1)).mean()),
@@ -64,9 +65,8 @@ def export(model, sample: Batch, fp32_path: Path, int8_path: Path) -> dict:
         }
     if report["fp32"]["max_abs_diff_intent_logits"] > 1e-2:
         raise TrainError(f"the ONNX export differs from the torch model ({report['fp32']}); the model was not written")
-    int8 = _session(int8_path)
-    alone = np.concatenate([_run(int8, _row(sample, i))[0] for i in range(len(ids))])
-    report["int8"]["max_abs_diff_batch_vs_alone"] = float(np.abs(alone - _run(int8, sample)[0]).max())
+    alone = np.concatenate([_run(sessions["int8"], _row(sample, i))[0] for i in range(len(ids))])
+    report["int8"]["max_abs_diff_batch_vs_alone"] = float(np.abs(alone - outputs["int8"][0]).max())
     if report["int8"]["max_abs_diff_batch_vs_alone"] > 1e-3:
         raise TrainError(f"the int8 graph answers an utterance differently in a batch ({report['int8']}); the model was not written")
     log.info("export parity: %s", report)

@@ -10,6 +10,7 @@ transformers, so the runtime install stays small and starts fast.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -433,18 +434,13 @@ class Parser:
         return metrics
 
 
+@functools.cache
 def _one_blas_thread() -> None:
     """Keep numpy's BLAS to one thread in this process (once). Its only work here is small matrix products
     (the scope's whitening, a batch x 384 x 384 at most), which OpenBLAS would spread over every core and then
     spin-wait on: measured, that nearly doubled the CPU time of a corpus parse (10 s of work, 19 s of CPU) and
     took the cores from the server's other workers."""
-    global _blas_limited
-    if not _blas_limited:
-        threadpool_limits(1, user_api="blas")
-        _blas_limited = True
-
-
-_blas_limited = False
+    threadpool_limits(1, user_api="blas")
 
 
 def _round(x: float | None) -> float | None:
