@@ -355,9 +355,9 @@ def test_the_workbench_fixes_a_miss_by_retraining_and_comparing(workbench_server
     page.click("nav.tabs button[data-tab=try]")
     deadline = time.monotonic() + 60
     while True:  # the other worker follows the pointer within moments
+        page.eval_on_selector("#intent", "e => { e.textContent = '' }")  # activating shows the new version already
         ask(page, sentence)
-        page.wait_for_function(f"document.getElementById('model').textContent === 'model {version}' || "
-                               f"document.getElementById('utterance').textContent === {sentence!r}")
+        wait_for_intent(page)
         if page.text_content("#model") == f"model {version}" or time.monotonic() > deadline:
             break
         page.wait_for_timeout(500)
