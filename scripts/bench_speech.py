@@ -86,6 +86,8 @@ def say(tool: str, voice: str, text: str, path: Path, speed: int = 160) -> None:
         script.write_text(text)
         command = ["text2wave", "-eval", f"(voice_{voice})", str(script), "-o", str(path)]
     subprocess.run(command, check=True, capture_output=True, timeout=120)
+    if not path.is_file():  # text2wave exits 0 on an unknown voice
+        raise SystemExit(f"{tool} made no audio with voice {voice}: is its Debian package installed (see the docstring)?")
 
 
 def read16k(path: Path) -> np.ndarray:

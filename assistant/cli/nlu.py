@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    print(json.dumps(train_model(args), indent=2))
+    return 0
+
+
+def train_model(args: argparse.Namespace) -> dict:
+    """Train as `assistant train` does (a new current version of the store unless `--out`); a summary of it."""
     from assistant.nlu import store
     from assistant.nlu.train import train
     from assistant.speech.engines import prepare
@@ -36,10 +42,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             version, trained = store.train_version(settings.path(settings.nlu.models), data, encoder, config,
                                                    make_current=not args.no_activate)
     prepare(trained.folder, settings)  # pocketsphinx's language model built now, not at the first command
-    print(json.dumps({"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
-                      "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
-                      "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}, indent=2))
-    return 0
+    return {"model": str(trained.folder), "version": version, "current": bool(version) and not args.no_activate,
+            "metrics": {k: _headline(v) for k, v in trained.metadata.metrics.items() if v},
+            "train_seconds": trained.metadata.train_seconds, "sizes_mb": trained.metadata.sizes_mb}
 
 
 @contextlib.contextmanager
@@ -132,14 +137,20 @@ def brief(result, top: int = 0) -> str:
     return "\n".join([line, *ranking])
 
 
-def add_commands(sub) -> None:
-    defaults = TrainConfig()
-    p = sub.add_parser("train", help="fine-tune a model on an intents folder/file or a JointBERT dataset folder")
+def add_training_source(p: argparse.ArgumentParser, home_help: str | None = None) -> None:
+    """The arguments `training_source` reads: `train`'s, and `ha sync`'s (where the home file is required: it writes it)."""
     p.add_argument("data", nargs="?", help="intents folder or file, or a dataset folder with train/dev/test (optional with --ha)")
     p.add_argument("--ha", metavar="LANGUAGE", help="add Home Assistant's built-in intents of this language (e.g. en): the model "
                                                    "emits its intent and slot names (see docs/homeassistant.md)")
-    p.add_argument("--home", metavar="FILE", help="with --ha: YAML file of the home's areas, floors and entities (their names "
-                                                  "and aliases), what {area}, {floor} and {name} take; without it they take any words")
+    p.add_argument("--home", metavar="FILE", required=home_help is not None,
+                   help=home_help or "with --ha: YAML file of the home's areas, floors and entities (their names and aliases), "
+                                     "what {area}, {floor} and {name} take; without it they take any words")
+
+
+def add_commands(sub) -> None:
+    defaults = TrainConfig()
+    p = sub.add_parser("train", help="fine-tune a model on an intents folder/file or a JointBERT dataset folder")
+    add_training_source(p)
     p.add_argument("--out", help="model folder to write (default: a new version in the store, nlu.models, made current)")
     p.add_argument("--no-activate", action="store_true", help="add the new version to the store without making it current")
     p.add_argument("--encoder", help="local BERT folder to fine-tune (default: nlu.encoder, else MiniLM-L6)")

@@ -57,6 +57,8 @@ class Named(BaseModel):
     id: str | None = None
     domain: str | None = None
     """An entity's domain (`light`, `cover`); from `id` (`light.kitchen`) when not given."""
+    area: str | None = None
+    """The area an entity is in, for the reader: a sentence naming an area is accepted whatever the area holds."""
 
     def domain_of(self) -> str | None:
         return self.domain or (self.id.split(".", 1)[0] if self.id and "." in self.id else None)
