@@ -175,7 +175,7 @@ def worker(args) -> None:
     """Every clip through one engine, as the product runs it; one JSON line of per-clip results."""
     from assistant.config import load_settings
     from assistant.speech.audio import Audio, load_audio
-    from assistant.speech.pipeline import ACTION_WORDS
+    from assistant.speech.pipeline import ACTION_WORDS, support_gap
     from assistant.speech.service import Service, SpeechOptions
 
     clips = json.loads(Path(args.clips).read_text())
@@ -203,7 +203,8 @@ def worker(args) -> None:
                      "latency_ms": result.timings.latency_ms, "transcript": result.asr.text, "reference": clip["text"],
                      "asr_confidence": result.asr.confidence, "action_confidence": min(actions) if actions else None,
                      "untrusted_right": right(untrusted, clip), "untrusted_acted": untrusted.intent is not None,
-                     "source": untrusted.source, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0})
+                     "source": untrusted.source, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0,
+                     "support_gap": support_gap(untrusted, result.asr)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"engine": recognizer.engine, "model": recognizer.model, "load_s": round(load_s, 2), "peak_rss_mb": round(peak, 1),
                       "rows": rows}))
@@ -226,37 +227,67 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+MIN_ACTION = 0.3
+"""The action-word bar is never fitted below this: an "on" heard at a guess must not turn a light on, however rare
+that is among the calibration clips."""
 MAX_WRONG = 0.02
 """Share of the calibration clips the fitted thresholds may act on wrongly: being asked again beats the wrong light going off."""
 
 
 def calibrate(rows: list[dict]) -> dict:
     """The engine's `Trust` thresholds that keep the most right answers while acting wrongly on at most `MAX_WRONG`
-    of these (calibration) clips: for template sentences with the action-word threshold, and for the model's answers."""
-    acted = [r for r in rows if r["untrusted_acted"]]
+    of these (calibration) clips: one bar for sentences of the templates, one (and a cost ceiling) for near misses
+    put right, one for the model's answers, one for the words that decide the action.
+
+    For a given action bar the three kinds of answer are decided apart, so each kind's options are counted
+    alone and the best mix within the budget of wrong answers is found over those (not over every combination
+    of thresholds)."""
     grid = [round(float(x), 2) for x in np.arange(0.0, 0.96, 0.05)]
+    costs = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
+    gaps = [float("-inf")] + [round(float(x), 2) for x in np.arange(0.0, 3.01, 0.1)]  # -inf: no near miss acted on
     allowed = MAX_WRONG * len(rows)
 
-    def passes(r, grammar, action, model, intent) -> bool:
-        if r["action_confidence"] is not None and r["action_confidence"] < action:
-            return False
-        if r["source"] == "grammar":
-            return r["asr_confidence"] >= grammar
-        return r["asr_confidence"] >= model and r["nlu_confidence"] >= intent
+    def kind(r) -> str:
+        return "model" if r["source"] != "grammar" else "repaired" if r["repair_cost"] else "exact"
+
+    def frontier(options: list[tuple[int, int, dict]]) -> list[tuple[int, int, dict]]:
+        """The options no other beats on both counts (more right, fewer wrong)."""
+        best: dict[int, tuple[int, int, dict]] = {}
+        for right, wrong, params in options:
+            if wrong not in best or right > best[wrong][0]:
+                best[wrong] = (right, wrong, params)
+        out, most = [], -1
+        for wrong in sorted(best):
+            if best[wrong][0] > most:
+                out.append(best[wrong])
+                most = best[wrong][0]
+        return out
+
+    def counted(kept: list[dict]) -> tuple[int, int]:
+        right = sum(r["untrusted_right"] for r in kept)
+        return right, len(kept) - right
 
     best = None
-    for grammar in grid:
-        for action in grid:
-            for model in grid[::2] + [1.01]:
-                for intent in (0.0, 0.9, 0.99):
-                    kept = [r for r in acted if passes(r, grammar, action, model, intent)]
-                    right = sum(r["untrusted_right"] for r in kept)
-                    wrong = len(kept) - right
+    for action in [a for a in grid if a >= MIN_ACTION]:
+        acted = [r for r in rows if r["untrusted_acted"] and (r["action_confidence"] is None or r["action_confidence"] >= action)]
+        by_kind = {k: [r for r in acted if kind(r) == k] for k in ("exact", "repaired", "model")}
+        exact = frontier([(*counted([r for r in by_kind["exact"] if r["asr_confidence"] >= g]), {"grammar": g}) for g in grid])
+        if any(r.get("support_gap") is not None for r in by_kind["repaired"]):  # the engine scores sentences: the audio judges
+            repaired = frontier([(*counted([r for r in by_kind["repaired"] if r["support_gap"] is not None and r["support_gap"] >= -d]), {"support_gap": d})
+                                 for d in gaps])
+        else:
+            repaired = frontier([(*counted([r for r in by_kind["repaired"] if r["asr_confidence"] >= g and r["repair_cost"] <= c]),
+                                  {"repaired": g, "max_cost": c}) for g in grid + [1.01] for c in costs])
+        model = frontier([(*counted([r for r in by_kind["model"] if r["asr_confidence"] >= m and r["nlu_confidence"] >= i]),
+                           {"model": m, "model_intent": i}) for m in grid[::2] + [1.01] for i in (0.0, 0.9, 0.99)])
+        for a in exact:
+            for b in repaired:
+                for c in model:
+                    right, wrong = a[0] + b[0] + c[0], a[1] + b[1] + c[1]
                     if wrong <= allowed and (best is None or (right, -wrong) > (best[0], -best[1])):
-                        best = (right, wrong, grammar, action, model, intent)
-    right, wrong, grammar, action, model, intent = best
-    return {"trust": {"grammar": grammar, "model": model, "model_intent": intent, "action": action},
-            "right": right, "wrong": wrong, "right_untrusted": sum(r["untrusted_right"] for r in rows), "clips": len(rows)}
+                        best = (right, wrong, {**a[2], **b[2], **c[2], "action": action})
+    right, wrong, trust = best
+    return {"trust": trust, "right": right, "wrong": wrong, "right_untrusted": sum(r["untrusted_right"] for r in rows), "clips": len(rows)}
 
 
 def report(engines: list[dict], meta: dict) -> tuple[dict, str]:

@@ -144,6 +144,17 @@ def test_near_misses_are_repaired_with_their_cost(grammar, text, intent, slots, 
     best = grammar.repair(text)[0]
     assert (best.intent, {b.slot: b.value for b in best.bindings}) == (intent, slots)
     assert edit in best.edits and 0 < best.cost <= 1.0 and 0 < best.confidence < 1
+    assert grammar.match(" ".join(best.meant))[0].key == best.key  # what it was taken for is a sentence of the templates
+
+
+def test_a_repair_says_the_sentence_it_was_taken_for(grammar):
+    def meant(text: str) -> str:
+        return " ".join(grammar.repair(text)[0].meant)
+
+    assert meant("switch of the bedroom light") == "switch off the bedroom light"
+    assert meant("may i have a light rose with milk no sugar") == "may i have a light roast with milk no sugar"
+    assert meant("set timer for ten minutes") == "set a timer for ten minutes"
+    assert meant("turn on the kitchen lights uh") == "turn on the kitchen lights"
 
 
 @pytest.mark.parametrize("text", ["tumble flick you to lights", "what is the capital of france", "turn on the garage door please now"])

@@ -53,3 +53,19 @@ def test_a_garbled_hearing_of_turn_off_never_turns_the_lights_on(pipeline, tmp_p
     """espeak-ng's default voice, which pocketsphinx mishears: the answer is off, or not understood; never on."""
     result = pipeline.recognize_audio(load_audio(speak("turn off the kitchen lights", tmp_path / "off.wav", voice="en")))
     assert result.intent is None or result.intent.name == "LightsOff", (result.asr.text, result.asr.confidence)
+
+
+def test_a_near_miss_repaired_at_great_cost_is_not_acted_on(pipeline):
+    """Each engine bounds what a repair may cost (fitted on the calibration clips): garbled speech repairs dearly."""
+    from types import SimpleNamespace
+
+    from assistant.speech.recognizer import Trust
+
+    near = pipeline.parser.parse("turn on the kitchen light please now", repair=True)
+    assert near.intent.name == "LightsOn" and near.repair is not None and near.repair.cost > 0.5
+    strict, lenient = SimpleNamespace(trust=Trust(max_cost=0.5)), SimpleNamespace(trust=Trust(max_cost=2.0))
+    sure = heard("turn on the kitchen light please now", 0.99)
+    refused = trust(near, sure, strict)
+    assert refused.intent is None and refused.rejected_by == "low_asr_confidence" and "repair cost" in refused.warnings[-1]
+    assert trust(near, sure, lenient).intent.name == "LightsOn"
+    assert trust(pipeline.parser.parse("turn on the kitchen light", repair=True), sure, strict).intent.name == "LightsOn"

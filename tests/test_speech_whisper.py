@@ -69,3 +69,12 @@ def test_the_stream_hears_the_end_of_a_command(recognizer, tmp_path):
             break
     assert stream.endpoint
     assert "kitchen" in stream.finish().text
+
+
+def test_the_audio_judges_which_sentence_was_said(recognizer, tmp_path):
+    """The transcript keeps the audio's encoding: the sentence said scores above one that differs in the word
+    that decides the action, and far above an unrelated one (the scores near misses are judged by)."""
+    transcript = transcribe(recognizer, load_audio(speak("turn off the kitchen lights", tmp_path / "off.wav")))
+    said, flipped, other = transcript.support(["turn off the kitchen lights", "turn on the kitchen lights", "what time is it"])
+    assert said > flipped and said > other + 2.0
+    assert transcript.model_copy().support(["turn off the kitchen lights"]) == [said]  # kept through copies (`shifted`)

@@ -157,15 +157,15 @@ class Connection:
 
 def fetch_home(connection: Connection) -> Home:
     """The home as Home Assistant's default agent sees it: floors, areas, and the entities exposed to Assist."""
-    floors = connection.call("config/floor_registry/list") or []
-    areas = connection.call("config/area_registry/list") or []
-    devices = {d["id"]: d for d in connection.call("config/device_registry/list") or [] if d.get("id")}
-    registry = {e["entity_id"]: e for e in connection.call("config/entity_registry/list") or [] if e.get("entity_id")}
-    states = connection.call("get_states") or []
+    floors = _items(connection.call("config/floor_registry/list"))
+    areas = _items(connection.call("config/area_registry/list"))
+    devices = {d["id"]: d for d in _items(connection.call("config/device_registry/list")) if d.get("id")}
+    registry = {e["entity_id"]: e for e in _items(connection.call("config/entity_registry/list")) if e.get("entity_id")}
+    states = _items(connection.call("get_states"))
     exposed = _exposed(connection, registry)
-    shown = [s for s in states if s.get("entity_id") and (exposed(s["entity_id"]))]
-    extended = connection.call("config/entity_registry/get_entries", entity_ids=[s["entity_id"] for s in shown if s["entity_id"] in registry]) \
-        if any(s["entity_id"] in registry for s in shown) else {}
+    shown = [s for s in states if s.get("entity_id") and exposed(s["entity_id"])]
+    registered = [s["entity_id"] for s in shown if s["entity_id"] in registry]
+    extended = connection.call("config/entity_registry/get_entries", entity_ids=registered) if registered else {}  # aliases
     area_names = {a["area_id"]: a.get("name") for a in areas if a.get("area_id")}
 
     entities = []
@@ -176,13 +176,18 @@ def fetch_home(connection: Connection) -> Home:
         if not name:
             continue
         area = entry.get("area_id") or (devices.get(entry.get("device_id")) or {}).get("area_id")
-        aliases = ((extended or {}).get(entity_id) or {}).get("aliases") or []
+        aliases = ((extended if isinstance(extended, dict) else {}).get(entity_id) or {}).get("aliases") or []
         entities.append(Named(name=name, id=entity_id, aliases=_names(aliases, name), area=area_names.get(area)))
     return Home(
         floors=[Named(name=f["name"], aliases=_names(f.get("aliases"), f["name"])) for f in floors if f.get("name")],
         areas=[Named(name=a["name"], aliases=_names(a.get("aliases"), a["name"])) for a in areas if a.get("name")],
         entities=sorted(entities, key=lambda e: e.id or e.name),
     )
+
+
+def _items(result) -> list[dict]:
+    """The objects of a list result (a newer or odder Home Assistant may send more; what is not an object is skipped)."""
+    return [x for x in result if isinstance(x, dict)] if isinstance(result, list) else []
 
 
 def _names(aliases, name: str) -> list[str]:

@@ -91,6 +91,9 @@ class Match:
     """0 for a sentence of the templates; what the repair changed, otherwise (`MAX_COST` at most)."""
     edits: tuple[str, ...] = ()
     """The repair's changes, readable: "rose->roast", "+of", "-uh", "ice mocha~iced mocha"."""
+    meant: tuple[str, ...] = field(default=(), compare=False)
+    """Repair only: the words of the template sentence the near miss stands for ("a bit of sugar" for "a bit sugar"),
+    which a recogniser that can score sentences checks against the audio."""
 
     @property
     def confidence(self) -> float:
@@ -297,62 +300,63 @@ class Grammar:
         n = len(said)
         alike = {u: self._alike(u) for u in set(said)}
         spans: dict[tuple[str, str, int], list[tuple[int, Any, float]]] = {}
-        # chart[i]: (state, bindings) -> (cost, edits), the cheapest way found to it
-        chart: list[dict[tuple[int, tuple[Binding, ...]], tuple[float, tuple[str, ...]]]] = [{} for _ in range(n + 1)]
+        # chart[i]: (state, bindings) -> (cost, edits, words meant), the cheapest way found to it
+        chart: list[dict[tuple[int, tuple[Binding, ...]], tuple[float, tuple[str, ...], tuple[str, ...]]]] = [{} for _ in range(n + 1)]
 
-        def reach(i: int, state: int, bound: tuple[Binding, ...], cost: float, edits: tuple[str, ...]) -> bool:
+        def reach(i: int, state: int, bound: tuple[Binding, ...], cost: float, edits: tuple[str, ...], meant: tuple[str, ...]) -> bool:
             if cost > MAX_COST + 1e-9:
                 return False
             old = chart[i].get((state, bound))
             if old is not None and old[0] <= cost:
                 return False
-            chart[i][(state, bound)] = (cost, edits)
+            chart[i][(state, bound)] = (cost, edits, meant)
             return True
 
-        reach(0, self.start, (), 0.0, ())
+        reach(0, self.start, (), 0.0, (), ())
         found: dict[tuple, Match] = {}
         for i in range(n + 1):
             # Missing small words first (not before the first word said): they lead to more readings at this
             # same position, cheapest first.
-            heap = [(cost, k, state, bound, edits) for k, ((state, bound), (cost, edits)) in enumerate(chart[i].items())] if i else []
+            heap = [(cost, k, state, bound, edits, meant) for k, ((state, bound), (cost, edits, meant)) in enumerate(chart[i].items())] if i else []
             heapq.heapify(heap)
             counter = len(heap)
             while heap:
-                cost, _, state, bound, edits = heapq.heappop(heap)
+                cost, _, state, bound, edits, meant = heapq.heappop(heap)
                 if chart[i].get((state, bound), (None,))[0] != cost:
                     continue
                 for word, targets in self._step(state).words.items():
                     if word in SMALL_WORDS:
                         for target in targets:
-                            if reach(i, target, bound, cost + MISSING, edits + (f"+{word}",)):
+                            if reach(i, target, bound, cost + MISSING, edits + (f"+{word}",), meant + (word,)):
                                 counter += 1
-                                heapq.heappush(heap, (cost + MISSING, counter, target, bound, edits + (f"+{word}",)))
+                                heapq.heappush(heap, (cost + MISSING, counter, target, bound, edits + (f"+{word}",), meant + (word,)))
             if len(chart[i]) > MAX_READINGS:
                 kept = sorted(chart[i].items(), key=lambda item: item[1][0])[:MAX_READINGS]
                 chart[i] = dict(kept)
-            for (state, bound), (cost, edits) in list(chart[i].items()):
+            for (state, bound), (cost, edits, meant) in list(chart[i].items()):
                 step = self._step(state)
                 if i == n:
                     for intent in step.accepts:
-                        match = Match(intent, bound, tuple(words), round(cost, 4), edits)
+                        match = Match(intent, bound, tuple(words), round(cost, 4), edits, meant)
                         if match.key not in found or found[match.key].cost > match.cost:
                             found[match.key] = match
                     continue
                 u = said[i]
                 for target in step.words.get(u, ()):
-                    reach(i + 1, target, bound, cost, edits)
+                    reach(i + 1, target, bound, cost, edits, meant + (u,))
                 for w, sim in alike[u]:
                     for target in step.words.get(w, ()):
-                        reach(i + 1, target, bound, cost + max(0.15, 1.0 - sim), edits + (f"{u}->{w}",))
-                reach(i + 1, state, bound, cost + (FILLER if u in FILLERS else EXTRA), edits + (f"-{u}",))
+                        reach(i + 1, target, bound, cost + max(0.15, 1.0 - sim), edits + (f"{u}->{w}",), meant + (w,))
+                reach(i + 1, state, bound, cost + (FILLER if u in FILLERS else EXTRA), edits + (f"-{u}",), meant)
                 for slot, type_name, suffix, target in step.slots:
                     key = (type_name, suffix, i)
                     if key not in spans:
-                        spans[key] = [(j, v, 0.0) for j, v in self._spans(type_name, suffix, said, i)] + self._near_spans(type_name, said, i)
-                    for j, value, extra in spans[key]:
+                        spans[key] = [(j, v, 0.0, tuple(said[i:j])) for j, v in self._spans(type_name, suffix, said, i)] \
+                            + self._near_spans(type_name, said, i)
+                    for j, value, extra, spoken in spans[key]:
                         binding = Binding(slot, type_name, i, j, value, fuzzy=extra > 0)
                         note = (f"{' '.join(said[i:j])}~{value}",) if extra > 0 else ()
-                        reach(j, target, bound + (binding,), cost + extra, edits + note)
+                        reach(j, target, bound + (binding,), cost + extra, edits + note, meant + spoken)
         readings = sorted(found.values(), key=lambda m: m.cost)
         return readings
 
@@ -368,23 +372,23 @@ class Grammar:
                     scores[candidate] = similarity(word, candidate)
         return [(w, s) for w, s in scores.items() if s >= CLOSE]
 
-    def _near_spans(self, type_name: str, said: list[str], i: int, longest: int = 4) -> list[tuple[int, Any, float]]:
-        """(end, value, cost) of spans at `i` close to a value of a list but none of its spellings ("light rose"),
-        or that a built-in type reads once a word or two is put right ("five minuets")."""
+    def _near_spans(self, type_name: str, said: list[str], i: int, longest: int = 4) -> list[tuple[int, Any, float, tuple[str, ...]]]:
+        """(end, value, cost, words meant) of spans at `i` close to a value of a list but none of its spellings
+        ("light rose"), or that a built-in type reads once a word or two is put right ("five minuets")."""
         surfaces = self._surfaces.get(type_name)
         if not surfaces:
             return self._near_builtin(type_name, said, i) if type_name in BUILTINS and type_name != "text" else []
         out = []
         for j in range(i + 1, min(len(said), i + longest) + 1):
             phrase = " ".join(said[i:j])
-            scored = sorted(((phrase_similarity(phrase, surface), value) for surface, value in surfaces.items()), reverse=True)
-            best, value = scored[0]
-            runner_up = next((s for s, v in scored[1:] if v != value), 0.0)
+            scored = sorted(((phrase_similarity(phrase, surface), value, surface) for surface, value in surfaces.items()), reverse=True)
+            best, value, surface = scored[0]
+            runner_up = next((s for s, v, _ in scored[1:] if v != value), 0.0)
             if phrase not in surfaces and best >= 0.75 and best - runner_up >= 0.08:
-                out.append((j, value, round(1.0 - best, 4) + 0.1))
+                out.append((j, value, round(1.0 - best, 4) + 0.1, tuple(surface.split())))
         return out
 
-    def _near_builtin(self, type_name: str, said: list[str], i: int) -> list[tuple[int, Any, float]]:
+    def _near_builtin(self, type_name: str, said: list[str], i: int) -> list[tuple[int, Any, float, tuple[str, ...]]]:
         exact = BUILTINS[type_name].exact
         out, fixed, cost = [], [], 0.0
         for j in range(i, min(len(said), i + MAX_SPAN)):
@@ -397,7 +401,7 @@ class Grammar:
                 word = found[0]
             fixed.append(word)
             if cost and (value := exact(" ".join(fixed))) is not None:
-                out.append((j + 1, value, round(cost, 4)))
+                out.append((j + 1, value, round(cost, 4), tuple(fixed)))
         return out
 
     def _spans(self, type_name: str, suffix: str, said: list[str], i: int) -> list[tuple[int, Any]]:

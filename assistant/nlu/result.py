@@ -30,6 +30,7 @@ class Repair(BaseModel):
 
     cost: float = Field(description="What the changes cost: about 1 per word wrong, missing or extra; 0 for none.")
     edits: list[str] = Field(description="The changes: `heard->meant` for a word, `+word` put in, `-word` passed over, `words~value` for a slot.")
+    sentence: str = Field("", description="The sentence of the templates it was taken for (\"a bit of sugar\" for \"a bit sugar\").")
 
 
 class IntentScore(BaseModel):

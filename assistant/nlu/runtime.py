@@ -310,7 +310,7 @@ class Parser:
         if ranking is None:  # the grammar is sure: the others, in the model's order of labels, at 0
             ranking = [intent] + [IntentScore(name=n, confidence=0.0) for n, inside in zip(self.labels.intents, self._in_scope)
                                   if inside and n != match.intent][: RANKING - 1]
-        repair = Repair(cost=match.cost, edits=list(match.edits)) if match.edits else None
+        repair = Repair(cost=match.cost, edits=list(match.edits), sentence=" ".join(match.meant)) if match.edits else None
         return ParseResult(text=text, intent=fields.pop("intent", intent), intent_ranking=ranking, entities=entities,
                            in_scope=True, source="grammar", repair=repair, **fields)
 

@@ -140,24 +140,44 @@ class Pipeline:
 
 
 
+def support_gap(parsed: ParseResult, transcript: Transcript) -> float | None:
+    """For a near miss put right: how much worse the audio supports the sentence it was taken for than what the
+    recogniser heard (0: as well; negative: worse), when the engine can score sentences; else None."""
+    if parsed.source != "grammar" or parsed.repair is None or not parsed.repair.sentence:
+        return None
+    scores = transcript.support([parsed.repair.sentence, transcript.text])
+    return None if scores is None else scores[0] - scores[1]
+
+
 def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | None) -> ParseResult:
     """`parsed`, or "not understood" when the recogniser was too unsure of what it heard to act on it."""
     if parsed.intent is None or recognizer is None or not transcript.words:
         return parsed
-    rules: Trust = getattr(recognizer, "trust", Trust())
-    why = None
-    if parsed.source == "grammar" and transcript.confidence < rules.grammar or parsed.source != "grammar" and transcript.confidence < rules.model:
-        why = f"the recogniser was unsure of what it heard (confidence {transcript.confidence:.2f})"
-    elif parsed.source != "grammar" and parsed.intent.confidence < rules.model_intent:
-        why = f"what was heard is no clear command (intent confidence {parsed.intent.confidence:.2f})"
-    else:
-        unsure = [w for w in transcript.words if w.word in ACTION_WORDS and w.confidence < rules.action]
-        if unsure:
-            why = f"the recogniser was unsure it heard \"{unsure[0].word}\" ({unsure[0].confidence:.2f})"
+    why = doubt(parsed, transcript, getattr(recognizer, "trust", Trust()))
     if why is None:
         return parsed
     return parsed.model_copy(update={"intent": None, "entities": [], "in_scope": False, "rejected_by": "low_asr_confidence",
                                      "warnings": [*parsed.warnings, f"didn't catch that: {why}"]})
+
+
+def doubt(parsed: ParseResult, transcript: Transcript, rules: Trust) -> str | None:
+    """Why not to act on what was heard, or None. A near miss is judged by the audio where the engine can score
+    sentences, else by the transcript's confidence and the repair's cost; every answer by its action words."""
+    cost = parsed.repair.cost if parsed.repair else 0.0
+    gap = support_gap(parsed, transcript) if rules.support_gap is not None else None
+    if gap is not None:
+        if gap < -rules.support_gap:
+            return f"what was heard does not sound like \"{parsed.repair.sentence}\" (it scores {-gap:.2f} below the transcript)"
+    elif transcript.confidence < ((rules.repaired if cost else rules.grammar) if parsed.source == "grammar" else rules.model):
+        return f"the recogniser was unsure of what it heard (confidence {transcript.confidence:.2f})"
+    elif parsed.source == "grammar" and cost > rules.max_cost:
+        return f"what was heard is too far from any command (repair cost {cost:.2f}: {', '.join(parsed.repair.edits)})"
+    if parsed.source != "grammar" and parsed.intent.confidence < rules.model_intent:
+        return f"what was heard is no clear command (intent confidence {parsed.intent.confidence:.2f})"
+    unsure = [w for w in transcript.words if w.word in ACTION_WORDS and w.confidence < rules.action]
+    if unsure:
+        return f"the recogniser was unsure it heard \"{unsure[0].word}\" ({unsure[0].confidence:.2f})"
+    return None
 
 
 class PipelineStream:

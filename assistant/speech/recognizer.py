@@ -34,7 +34,16 @@ class Trust:
     own thresholds, fitted on the speech benchmark's calibration set (`scripts/bench_speech.py --calibrate`)."""
 
     grammar: float = 0.0
-    """Least transcript confidence to act on a sentence of the templates (or a near miss of one)."""
+    """Least transcript confidence to act on a sentence the templates say word for word."""
+    repaired: float = 0.0
+    """Least transcript confidence to act on a near miss of the templates, put right (`Parser.parse(repair=True)`)."""
+    max_cost: float = float("inf")
+    """Most a near miss's repair may cost (about 1 a word wrong, missing or extra): garbled speech repairs dearly."""
+    support_gap: float | None = None
+    """Engines that score sentences against the audio (`Transcript.support`): how far below what was heard the
+    sentence a near miss was taken for may score and still be acted on (mean token log-probability). The audio
+    decides, rather than `repaired` and `max_cost`: "turn of the light" taken for "turn off the light" scores
+    close to it when "off" was said, far below it when something else was."""
     model: float = 0.0
     """Least transcript confidence to act on the model's answer (words the templates do not say)."""
     model_intent: float = 0.0

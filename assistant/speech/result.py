@@ -6,7 +6,9 @@ and the Python client share them without loading an engine or audio code.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field, PrivateAttr
 
 from assistant.nlu.result import ParseResult
 from assistant.speech.recognizer import Mode
@@ -28,6 +30,12 @@ class Transcript(BaseModel):
     engine: str = Field(description="`vosk` or `pocketsphinx`.")
     model: str = Field(description="Model name (folder or package).")
     mode: Mode = Field(description="`domain`: biased to the domain's sentences; `free`: the engine's general language model.")
+    _scorer: Callable[[list[str]], list[float]] | None = PrivateAttr(None)
+
+    def support(self, sentences: list[str]) -> list[float] | None:
+        """How well the audio supports each sentence (mean token log-probability, the engine's scale), when the
+        engine can score sentences it did not choose (Whisper); None otherwise, or for a transcript sent by a client."""
+        return self._scorer(sentences) if self._scorer is not None else None
 
     @classmethod
     def of_words(cls, words: list[WordTiming], engine: str, model: str, mode: Mode, text: str | None = None) -> Transcript:

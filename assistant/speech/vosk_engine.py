@@ -126,7 +126,7 @@ class VoskRecognizer:
     """A loaded Vosk model; domain-biased mode when the model has a dynamic graph and a domain is given."""
 
     engine = "vosk"
-    trust = Trust(grammar=0.65, model=1.01, model_intent=0.0, action=0.6)
+    trust = Trust(grammar=0.55, repaired=0.6, max_cost=1.5, model=0.9, model_intent=0.9, action=0.3)
     """Not calibrated (no English Vosk model on the benchmark machine): about pocketsphinx's."""
 
     def __init__(self, folder: Path, domain=None, rate: int = 16000, max_phrases: int = MAX_PHRASES, name: str | None = None,
