@@ -297,7 +297,8 @@ def report(engines: list[dict], meta: dict) -> tuple[dict, str]:
              f"{meta['commands']} commands sampled from the templates (seed {meta['seed']}, never used in training), said by "
              f"{len(VOICES)} voices ({', '.join('/'.join(v) for v in VOICES)}), each clean and at 24, 18, 12 and 6 dB SNR "
              f"(babble of other voices or pink noise, scaled to the speech's active power): {meta['clips']} clips per engine. "
-             "Each engine runs the product's path (audio in 100 ms chunks, near-miss repair, trust). *accepted*: the intent and every "
+             "Each engine runs the product's path (audio in 100 ms chunks, near-miss repair, trust: near misses judged by the audio "
+             "where the engine can score sentences, Whisper). *accepted*: the intent and every "
              "canonical value right; *wrong*: acted on with a wrong intent or value (the rest is answered \"not understood\"); "
              "*ASR ceiling*: transcripts holding every slot phrase; *NLU share*: accepted among those; latency from the end of "
              "the audio to the intent. The machine is shared with other work: times are upper bounds.", ""]
