@@ -27,7 +27,7 @@ class Transcript(BaseModel):
     text: str = Field(description="Lower-case words, numbers spelled out (\"set a timer for ten minutes\"); empty when nothing was heard.")
     confidence: float = Field(description="Mean word confidence, 0 to 1; 0 when nothing was heard.")
     words: list[WordTiming] = Field(default_factory=list)
-    engine: str = Field(description="`vosk` or `pocketsphinx`.")
+    engine: str = Field(description="`vosk`, `whisper` or `pocketsphinx`.")
     model: str = Field(description="Model name (folder or package).")
     mode: Mode = Field(description="`domain`: biased to the domain's sentences; `free`: the engine's general language model.")
     _scorer: Callable[[list[str]], list[float]] | None = PrivateAttr(None)
