@@ -173,6 +173,8 @@ def test_listen_loop_yields_one_result_per_utterance(tiny_pipeline, clips):
     pcm = bytes(16000) + on + bytes(48000) + timer + bytes(48000)
     blocks = (pcm[i : i + 3200] for i in range(0, len(pcm), 3200))
     results = list(listen(tiny_pipeline, blocks, max_seconds=30))
-    # Live decoding may mishear the first command ("turn our kitchen lights"): then it is not understood, never turned off.
-    assert [r.intent.name if r.intent else r.rejected_by for r in results] in (["LightsOn", "SetTimer"], ["low_asr_confidence", "SetTimer"]), \
-        [r.text for r in results]
+    # One result per command, in order. Live decoding may mishear a command ("two on the kitchen lights", "fifty timer
+    # for ten minutes"): then it is not understood (the trust bars decide), never another intent.
+    assert len(results) == 2 and "kitchen" in results[0].text and "timer" in results[1].text, [r.text for r in results]
+    for result, meant in zip(results, ("LightsOn", "SetTimer")):
+        assert (result.intent.name if result.intent else result.rejected_by) in (meant, "low_asr_confidence"), result.text
