@@ -90,7 +90,6 @@ class Connection:
             reply = self._receive(timeout)
             if reply.get("type") != "auth_ok":
                 raise HomeAssistantError(f"{url}: Home Assistant refused the access token ({reply.get('message', reply.get('type'))})")
-            self.version = reply.get("ha_version")
         except BaseException:
             self.close()
             raise
@@ -108,7 +107,7 @@ class Connection:
 
         try:
             text = self._ws.recv(timeout=timeout)
-        except TimeoutError:
+        except TimeoutError:  # an OSError too, but the caller's to handle: no answer yet is not a broken connection
             raise
         except (OSError, WebSocketException) as e:
             raise HomeAssistantError(f"{self.url}: the connection to Home Assistant broke ({e})") from None

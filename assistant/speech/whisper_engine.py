@@ -33,8 +33,6 @@ SPEECH = 0.5
 """Silero speech probability from which a frame is speech."""
 PROMPT_CHARS = 600
 """About 150 tokens: Whisper reads at most 224 of prompt."""
-N_FRAMES = 3000
-"""Whisper encodes 30-second windows of 10-ms feature frames."""
 NO_SPEECH = 0.6
 """A segment Whisper itself judges more likely silence than speech is dropped (its hallucinations live there)."""
 
@@ -139,9 +137,10 @@ class WhisperRecognizer:
         from faster_whisper.audio import pad_or_trim
 
         whisper = self._whisper
+        window = whisper.feature_extractor.nb_max_frames  # 30 s of 10-ms frames
         features = whisper.feature_extractor(audio)
-        frames = min(features.shape[-1], N_FRAMES)
-        encoded = whisper.encode(np.ascontiguousarray(pad_or_trim(features, N_FRAMES)))
+        frames = min(features.shape[-1], window)
+        encoded = whisper.encode(np.ascontiguousarray(pad_or_trim(features, window)))
         prompt = whisper.get_prompt(self._tokenizer, self._prompt_tokens if mode == "domain" else [], without_timestamps=True)
         result = whisper.model.generate(encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
                                         max_length=whisper.max_length, suppress_blank=True, suppress_tokens=self._suppressed)[0]
