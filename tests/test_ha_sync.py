@@ -23,6 +23,7 @@ import pytest
 from assistant.daemon.ha_sync import (
     Connection,
     HomeAssistantError,
+    owed,
     sync,
     watch,
     websocket_url,
@@ -155,6 +156,7 @@ def test_the_home_file_holds_what_home_assistant_exposes_to_assist(ha, tmp_path)
         ("light.reading_lamp", "Reading Lamp", ["the big lamp"], "Living Room"),
         ("sensor.outside_temperature", "Outside Temperature", [], None)]
     assert home_file.read_text().startswith("# Written by `assistant ha sync` from " + ha.url)
+    assert owed(home_file).exists()  # not retrained yet: the next `ha sync --retrain` trains even though nothing changes
 
     before = home_file.read_bytes()
     again = run_sync("--home", str(home_file), "--url", ha.url, env={"ASSISTANT_HA_TOKEN": TOKEN})
@@ -170,7 +172,7 @@ def test_the_synced_names_are_what_the_grammar_understands(ha, tmp_path):
 
     connection = Connection(ha.url, TOKEN)
     try:
-        assert sync(connection, tmp_path / "home.yaml", ha.url)
+        assert sync(connection, tmp_path / "home.yaml", ha.url)[1]
     finally:
         connection.close()
     grammar = Grammar(ha_domain("en", load_home(tmp_path / "home.yaml")))
@@ -242,6 +244,33 @@ def test_watching_syncs_again_after_home_assistant_announces_a_change(ha, tmp_pa
     assert not thread.is_alive() and len(changes) == 2
 
 
+def test_a_failed_retrain_is_owed_and_tried_again_while_the_watcher_lives_on(ha, tmp_path):
+    """A retrain that fails (a full disk, a bad intent file beside the home) leaves the model in service and
+    the watcher running; the mark beside the home file keeps the retrain owed, so it is tried again after
+    `retry` seconds, and once it succeeds the mark is gone."""
+    home_file, calls, stop = tmp_path / "home.yaml", [], threading.Event()
+
+    def flaky_retrain():
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+
+    thread = threading.Thread(target=watch, args=(lambda: Connection(ha.url, TOKEN), home_file, ha.url, flaky_retrain),
+                              kwargs={"settle": 0.3, "stop": stop, "retry": 0.5}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.5
+    while owed(home_file).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not owed(home_file).exists() and thread.is_alive()
+    time.sleep(1.0)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive() and len(calls) == 2  # paid once: no retrain without a new change
+
+
 def test_retrain_trains_a_new_current_version_that_knows_the_new_name(ha, tmp_path):
     """`ha sync --retrain --ha en`: the names changed, so a model is trained on Home Assistant's intents with
     the new home file and made current; it understands a sentence with the new alias exactly."""
@@ -256,6 +285,7 @@ def test_retrain_trains_a_new_current_version_that_knows_the_new_name(ha, tmp_pa
     assert done.returncode == 0, done.stderr
     trained = json.loads(done.stdout)["trained"]
     assert trained["current"] and Path(trained["model"]) == store.current_folder(models)
+    assert not owed(home_file).exists()
     result = Parser(Path(trained["model"])).parse("turn off the sofa light")
     assert (result.intent.name, result.source) == ("HassTurnOff", "grammar")
     assert [(e.slot, e.value) for e in result.entities if e.slot == "name"] == [("name", "Reading Lamp")]

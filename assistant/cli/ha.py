@@ -17,8 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from assistant.daemon.ha_sync import Connection, sync, watch
-    from assistant.intents.homeassistant import load_home
+    from assistant.daemon.ha_sync import Connection, owed, sync, watch
 
     if not args.url:
         raise UsageError("give Home Assistant's URL: --url http://homeassistant.local:8123 (or $ASSISTANT_HA_URL)")
@@ -33,11 +32,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     def connect() -> Connection:
         return Connection(args.url, args.token, timeout=args.timeout)
 
-    def retrain() -> dict | None:
-        if not args.retrain:
-            return None
+    def retrain() -> dict:
         trained = train_model(argparse.Namespace(**vars(args), out=None, no_activate=False, encoder=None, epochs=None, seed=None,
                                                  max_minutes=None, no_crf=False, keep_fp32=False))
+        owed(home).unlink(missing_ok=True)
         log.info("model %s trained on the new names and made current", trained["version"])
         return trained
 
@@ -46,15 +44,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, lambda *_: stop.set())
         log.info("following %s: the home file %s is rewritten when its names change", args.url, home)
-        watch(connect, home, args.url, retrain, settle=args.settle, stop=stop, retry=args.retry)
+        watch(connect, home, args.url, retrain if args.retrain else None, settle=args.settle, stop=stop, retry=args.retry)
         return 0
     connection = connect()
     try:
-        changed = sync(connection, home, args.url)
+        names, changed = sync(connection, home, args.url)
     finally:
         connection.close()
-    trained = retrain() if changed or (args.retrain and args.always) else None
-    names = load_home(home)
+    # Owed: the names changed now, or an earlier retrain on them failed (its error said so; this one tries again).
+    trained = retrain() if args.retrain and (owed(home).exists() or args.always) else None
     print(json.dumps({"home": str(home), "changed": changed, "areas": len(names.areas), "floors": len(names.floors),
                       "entities": len(names.entities), "trained": trained}, indent=2))
     return 0

@@ -24,8 +24,6 @@ import contextlib
 import datetime
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from assistant.errors import AssistantError
+from assistant.files import write_atomic
 from assistant.intents.homeassistant import Home, Named, load_home
 
 log = logging.getLogger(__name__)
@@ -223,44 +222,64 @@ def home_yaml(home: Home, source: str) -> str:
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def sync(connection: Connection, path: Path, source: str) -> bool:
-    """Write the home file at `path` from Home Assistant; True when its names changed (then retrain)."""
+def owed(path: Path) -> Path:
+    """The mark beside the home file that a retrain on its names is owed.
+
+    `sync` sets it before it rewrites the file; whoever retrains clears it once that succeeded. Without it a
+    retrain that failed (or a process stopped between the two) would never be tried again: the next sync
+    finds the names unchanged."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.retrain")
+
+
+def sync(connection: Connection, path: Path, source: str) -> tuple[Home, bool]:
+    """Write the home file at `path` from Home Assistant: the home, and whether its names changed (then a
+    retrain is owed, which the `owed` mark beside the file remembers)."""
     home = fetch_home(connection)
     path = Path(path)
     if path.is_file():
         try:
             if load_home(path) == home:
                 log.info("%s: the names of the home are unchanged", path)
-                return False
+                return home, False
         except AssistantError:
             pass  # an unreadable file is replaced
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(home_yaml(home, source))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    owed(path).touch()
+    write_atomic(path, home_yaml(home, source))
     log.info("%s: %d areas, %d floors, %d entities", path, len(home.areas), len(home.floors), len(home.entities))
-    return True
+    return home, True
 
 
-def watch(connect: Callable[[], Connection], path: Path, source: str, on_change: Callable[[], None], settle: float = 5.0,
-          stop: threading.Event | None = None, retry: float = 30.0) -> None:
+def watch(connect: Callable[[], Connection], path: Path, source: str, on_change: Callable[[], None] | None,
+          settle: float = 5.0, stop: threading.Event | None = None, retry: float = 30.0) -> None:
     """Sync now and after every burst of registry changes (`settle` seconds after its last event), calling
-    `on_change` whenever the names changed; reconnect after `retry` seconds when the connection breaks. Runs
-    until `stop` is set."""
+    `on_change` (retrain; None: only keep the file) whenever the names changed, and again every `retry` seconds
+    while it fails; reconnect after `retry` seconds when the connection breaks. Runs until `stop` is set."""
     stop = stop or threading.Event()
+    next_try = 0.0
+
+    def settle_debt() -> None:
+        nonlocal next_try
+        if on_change is None or not owed(path).exists() or time.monotonic() < next_try:
+            return
+        try:
+            on_change()
+        except Exception:  # noqa: BLE001 - a watcher outlives a failed training; the error is logged whole
+            log.exception("retraining on the names in %s failed (the model in service is unchanged); trying again in %g s",
+                          path, retry)
+            next_try = time.monotonic() + retry
+        else:
+            owed(path).unlink(missing_ok=True)
+
     while not stop.is_set():
         connection = None
         try:
             connection = connect()
             for event_type in REGISTRY_EVENTS:
                 connection.subscribe(event_type)
-            if sync(connection, path, source):
-                on_change()
+            sync(connection, path, source)
+            settle_debt()
             changed_at = None
             while not stop.is_set():
                 event = connection.next_event(0.5)
@@ -268,8 +287,8 @@ def watch(connect: Callable[[], Connection], path: Path, source: str, on_change:
                     changed_at = time.monotonic()
                 elif changed_at is not None and time.monotonic() - changed_at >= settle:
                     changed_at = None
-                    if sync(connection, path, source):
-                        on_change()
+                    sync(connection, path, source)
+                settle_debt()
         except HomeAssistantError as e:
             log.warning("%s; trying again in %g s", e, retry)
             stop.wait(retry)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.files import write_atomic
 from assistant.intents import load_domain
 from assistant.intents.errors import IntentFileError
 from assistant.nlu import bundle, store
@@ -48,9 +49,7 @@ class JobError(AssistantError):
 
 
 def write_state(folder: Path, job: TrainJob) -> None:
-    tmp = folder / f".{STATE}.{os.getpid()}"
-    tmp.write_text(job.model_dump_json(indent=1), encoding="utf-8")
-    os.replace(tmp, folder / STATE)  # readers see the old state or the new, never half a file
+    write_atomic(folder / STATE, job.model_dump_json(indent=1))  # readers see the old state or the new, never half a file
 
 
 def read(jobs: Path, job_id: str) -> TrainJob:

@@ -17,7 +17,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import queue
 import tempfile
 import threading
@@ -25,6 +24,7 @@ import unicodedata
 import weakref
 from pathlib import Path
 
+from assistant.files import write_atomic
 from assistant.speech.audio import NoiseFloor, check_rate
 from assistant.intents.spoken import keep_known, sample_phrases
 from assistant.speech.recognizer import Busy, Mode, SpeechError, Trust, check_chunk, check_mode
@@ -114,10 +114,7 @@ def _keep(cache: Path, phrases: list[str], max_phrases: int, files: tuple[str, s
         cache = Path(cache)
         cache.mkdir(exist_ok=True)
         for suffix, source in zip((".arpa", ".dict"), files):
-            tmp = cache / f".pocketsphinx-{key}{suffix}.{os.getpid()}"
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, cache / f"pocketsphinx-{key}{suffix}")
-            kept.append(str(cache / f"pocketsphinx-{key}{suffix}"))
+            kept.append(str(write_atomic(cache / f"pocketsphinx-{key}{suffix}", Path(source).read_bytes())))
     except OSError as e:
         log.debug("cannot keep the language model in %s: %s", cache, e)
         return None
