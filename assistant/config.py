@@ -55,9 +55,12 @@ class TrainConfig(BaseModel):
     lr: float = Field(1e-4, gt=0, description="Learning rate of the encoder.")
     head_lr: float = Field(1e-3, gt=0, description="Learning rate of the fresh intent and slot heads.")
     crf_lr: float = Field(1e-2, gt=0, description="Learning rate of the CRF transitions.")
+    layer_decay: float = Field(1.0, gt=0, le=1, description="Layer-wise learning rates: each encoder layer below the top "
+                                                             "learns at this share of the rate of the one above; 1: all at `lr`.")
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
     weight_decay: float = Field(0.01, ge=0)
-    patience: int = Field(3, ge=1, description="Epochs without a better dev score before stopping.")
+    patience: int = Field(3, ge=1, description="Epochs without a better dev score before stopping (never in the "
+                                                   "first half of the planned steps).")
     seed: int = Field(0, ge=0)
     crf: bool = Field(True, description="A CRF over the slot tags; false: softmax with BIO-constrained decoding.")
     max_per_intent: int = Field(150, ge=1, description="Examples generated per intent from the templates of intent files "

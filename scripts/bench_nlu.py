@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from benchlib import ROOT, arguments, log_progress, machine, recipe
+from benchlib import ROOT, arguments, log_progress, machine, recipe, recipe_values
 
 from assistant.config import load_settings  # noqa: E402
 from assistant.intents import load_training_data  # noqa: E402
@@ -32,6 +32,8 @@ from assistant.nlu.train import Trained, train  # noqa: E402
 
 log = logging.getLogger("bench_nlu")
 HEADLINE = ("intent_acc", "slot_f1", "sentence_acc")
+EPOCHS = {"snips": 6, "atis": 10}
+"""Epochs per dataset (others: 10), chosen on dev."""
 
 
 def latencies(trained, examples, n: int, seed: int = 0) -> dict:
@@ -72,8 +74,8 @@ def latencies(trained, examples, n: int, seed: int = 0) -> dict:
     return out
 
 
-def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None) -> dict:
-    trained = train(data, out / name, config=recipe(epochs=epochs, keep_fp32=True, threads=threads))
+def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None, values: dict) -> dict:
+    trained = train(data, out / name, config=recipe(epochs=epochs, keep_fp32=True, threads=threads, **values))
     _, _, _, test = load_training_data(data)
     m = trained.metadata.metrics
     pick = lambda key: {k: m[key][k] for k in HEADLINE}  # noqa: E731
@@ -175,7 +177,7 @@ def main() -> None:
     ap = arguments(__doc__, "nlu.json")
     ap.add_argument("--datasets", nargs="+", default=["snips", "atis"])
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
-    ap.add_argument("--epochs", type=int, help="epochs for every dataset (default: snips 6, atis 10)")
+    ap.add_argument("--epochs", type=int, help=f"epochs for every dataset (default: {EPOCHS}, others 10)")
     ap.add_argument("--latency-n", type=int, default=300)
     ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
     ap.add_argument("--reuse-default", help="score this model folder of the bundled domain instead of training one")
@@ -191,8 +193,10 @@ def main() -> None:
         if name == "default":
             results["datasets"][name] = bench_default(Path(args.models), args.threads, Path(args.reuse_default) if args.reuse_default else None)
         else:
-            epochs = args.epochs or {"snips": 6}.get(name, 10)
-            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads)
+            epochs = args.epochs or EPOCHS.get(name, 10)
+            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads,
+                                              recipe_values(args.recipe))
+            results["datasets"][name]["recipe"] = recipe_values(args.recipe)
         results["datasets"][name]["date"] = results["date"]
         results["datasets"][name]["train_threads"] = args.threads or "default"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,20 @@ def arguments(doc: str, json_name: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="torch threads for training (default: torch decides; 1 avoids thrashing on a busy machine)")
     parser.add_argument("--json", default=str(ROOT / "docs" / "benchmarks" / json_name), help="where the figures go")
+    parser.add_argument("--recipe", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="training recipe values on top of the defaults, e.g. layer_decay=0.8 (an ablation)")
     return parser
+
+
+def recipe_values(pairs: list[str]) -> dict:
+    """`--recipe` pairs as `TrainConfig` values (checked when the recipe is built)."""
+    values = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in TrainConfig.model_fields or not value:
+            raise SystemExit(f"--recipe {pair}: give KEY=VALUE with KEY one of {', '.join(TrainConfig.model_fields)}")
+        values[key] = value
+    return values
 
 
 def log_progress() -> None:

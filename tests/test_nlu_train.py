@@ -71,3 +71,21 @@ def test_metadata_records_what_the_model_was_trained_on(tiny_model, tiny_domain)
     assert metadata.crf is True
     assert 1 <= metadata.best_epoch <= metadata.epochs_run
     assert metadata.sizes_mb[bundle.ONNX_INT8] <= 30
+
+
+def test_layer_decay_slows_the_lower_encoder_layers_and_leaves_the_heads_alone():
+    """`layer_decay` 0.5: the top layer learns at `lr`, each one below at half the rate of the one above, the
+    embeddings lowest; the heads and the CRF keep their own rates, and every parameter is trained once."""
+    from assistant.nlu.model import JointBert, ModelConfig
+    from assistant.nlu.train import Plan, check_encoder, optimiser
+
+    model = JointBert(ModelConfig(encoder=str(check_encoder(None)), intents=["a", "b"], tags=["O", "B-x", "I-x"]))
+    optimizer, _ = optimiser(model, TrainConfig(lr=1e-4, layer_decay=0.5), Plan(100))
+    rate = {id(p): group["initial_lr"] for group in optimizer.param_groups for p in group["params"]}
+    assert sorted(map(id, model.parameters())) == sorted(rate)
+    encoder = model.encoder
+    layers = encoder.config.num_hidden_layers
+    assert rate[id(encoder.encoder.layer[-1].output.dense.weight)] == pytest.approx(1e-4)
+    assert rate[id(encoder.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** (layers - 1))
+    assert rate[id(encoder.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** layers)
+    assert rate[id(model.slot_head.weight)] == pytest.approx(1e-3) and rate[id(model.crf.transitions)] == pytest.approx(1e-2)

@@ -8,7 +8,9 @@ and write a self-contained model folder.
 The loop: length-bucketed batches with dynamic padding (most utterances are
 short, so padding is most of the cost on a CPU), AdamW with warm-up and linear
 decay, the encoder at a lower learning rate than the fresh heads, a dev
-evaluation each epoch that picks the checkpoint, and early stopping. The
+evaluation each epoch that picks the checkpoint, and early stopping (never in
+the first half of the schedule: while the rate is high dev scores wander, and the
+best checkpoints come as it decays). The
 recipe is `assistant.config.TrainConfig`, the same one for every caller.
 """
 
@@ -157,7 +159,7 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
             stale += 1
         if budget:
             plan.fit(done, time.monotonic() - started, budget)
-        if stale >= config.patience:
+        if stale >= config.patience and done >= plan.steps / 2:  # in the first half the rate is still high: keep going
             log.info("early stop: dev did not improve for %d epochs", stale)
             break
         if out_of_time():
@@ -274,12 +276,19 @@ class Plan:
 
 
 def optimiser(model: JointBert, config: TrainConfig, plan: Plan):
-    """AdamW with the encoder at `lr` (no decay on biases and LayerNorm), the heads at `head_lr`, the CRF at `crf_lr`;
-    linear warm-up over `warmup` of the planned steps, then linear decay to zero at the plan's (possibly shortened) end."""
-    encoder = list(model.encoder.named_parameters())
-    groups = [
-        {"params": [p for n, p in encoder if "LayerNorm" not in n and "bias" not in n], "lr": config.lr, "weight_decay": config.weight_decay},
-        {"params": [p for n, p in encoder if "LayerNorm" in n or "bias" in n], "lr": config.lr, "weight_decay": 0.0},
+    """AdamW with the encoder at `lr` (no decay on biases and LayerNorm; with `layer_decay` below 1 the lower
+    layers slower, so the general features pre-training left there move least), the heads at `head_lr`, the CRF at
+    `crf_lr`; linear warm-up over `warmup` of the planned steps, then linear decay to zero at the plan's (possibly
+    shortened) end."""
+    layers = model.encoder.config.num_hidden_layers
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, parameter in model.encoder.named_parameters():
+        depth = layer_of(name, layers)
+        decays = "LayerNorm" not in name and "bias" not in name
+        group = groups.setdefault((depth, decays), {"params": [], "lr": config.lr * config.layer_decay ** (layers - depth),
+                                                    "weight_decay": config.weight_decay if decays else 0.0})
+        group["params"].append(parameter)
+    groups = list(groups.values()) + [
         {"params": list(model.intent_head.parameters()) + list(model.slot_head.parameters()), "lr": config.head_lr, "weight_decay": 0.0},
     ]
     if model.crf is not None:
@@ -289,6 +298,16 @@ def optimiser(model: JointBert, config: TrainConfig, plan: Plan):
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (plan.steps - s) / max(1, plan.steps - warmup))))
     return optimizer, schedule
+
+
+def layer_of(name: str, layers: int) -> int:
+    """How high an encoder parameter sits: 0 the embeddings, 1..`layers` the transformer layers, `layers` above them."""
+    parts = name.split(".")
+    if parts[0] == "embeddings":
+        return 0
+    if "layer" in parts and parts[parts.index("layer") + 1].isdigit():
+        return int(parts[parts.index("layer") + 1]) + 1
+    return layers
 
 
 def to_tensors(tokenizer, examples: list[Example], intent_ids: dict, tag_ids: dict) -> dict[str, torch.Tensor]:
