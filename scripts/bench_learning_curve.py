@@ -24,7 +24,6 @@ conlleval-style scoring every NLU figure here uses.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import random
 import shutil
@@ -39,8 +38,6 @@ from benchlib import ROOT, arguments, log_progress, machine, recipe, recipe_valu
 from assistant.intents.example import Example  # noqa: E402
 from assistant.intents.jointbert import load_jointbert  # noqa: E402
 from assistant.nlu.metrics import score  # noqa: E402
-
-log = logging.getLogger("bench_learning_curve")
 
 
 def cut(source: Path, fraction: float, seed: int, into: Path) -> Path:
