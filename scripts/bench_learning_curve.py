@@ -127,7 +127,7 @@ def main() -> None:
             key = f"{percent:g}"
             folder = source if percent >= 100 else cut(source, percent / 100, args.seed, work / f"{name}-{key}")
             train_set = load_jointbert(folder, "train")
-            point = {"n_train": len(train_set), "baseline": baseline(train_set, test)}
+            point = {"n_train": len(train_set), "date": results["date"], "command": results["command"], "baseline": baseline(train_set, test)}
             if percent >= 100 and not args.train_full:
                 full = json.loads(Path(args.nlu_json).read_text())["datasets"][name]
                 point["ours"] = {k: full["int8"][k] for k in HEADLINE} | {
