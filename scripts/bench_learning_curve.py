@@ -67,6 +67,10 @@ def word_features(words: list[str], i: int) -> dict:
     return features
 
 
+def sentence_features(example: Example) -> list[dict]:
+    return [word_features(example.tokens, i) for i in range(len(example.tokens))]
+
+
 def baseline(train: list[Example], test: list[Example]) -> dict:
     """TF-IDF + logistic regression for intents, a CRF for slots: trained on `train`, scored on `test`."""
     import sklearn_crfsuite
@@ -78,10 +82,10 @@ def baseline(train: list[Example], test: list[Example]) -> dict:
     intents = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=10.0, max_iter=2000))
     intents.fit([" ".join(e.tokens) for e in train], [e.intent for e in train])
     crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=0.1, c2=0.1, max_iterations=200, all_possible_transitions=True)
-    crf.fit([[word_features(e.tokens, i) for i in range(len(e.tokens))] for e in train], [e.tags for e in train])
+    crf.fit([sentence_features(e) for e in train], [e.tags for e in train])
     seconds = time.monotonic() - started
     predicted_intents = list(intents.predict([" ".join(e.tokens) for e in test]))
-    predicted_tags = crf.predict([[word_features(e.tokens, i) for i in range(len(e.tokens))] for e in test])
+    predicted_tags = crf.predict([sentence_features(e) for e in test])
     m = score([e.intent for e in test], [e.tags for e in test], predicted_intents, [list(t) for t in predicted_tags])
     return {k: getattr(m, k) for k in HEADLINE} | {"train_seconds": round(seconds, 1)}
 
@@ -112,12 +116,13 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/assistant-learning-curve", help="where the cuts and models go")
     args = ap.parse_args()
     log_progress()
+    values = recipe_values(args.recipe)
 
     path = Path(args.json)
     results = json.loads(path.read_text()) if path.exists() else {}
     results.update({"date": date.today().isoformat(), "machine": machine(),
                     "command": "python scripts/bench_learning_curve.py " + " ".join(sys.argv[1:]),
-                    "seed": args.seed, "min_steps": args.min_steps, "recipe": recipe_values(args.recipe)})
+                    "seed": args.seed, "min_steps": args.min_steps, "recipe": values})
     curves = results.setdefault("datasets", {})
     work = Path(args.work)
     for name in args.datasets:
@@ -134,8 +139,7 @@ def main() -> None:
                     "train_seconds": full["train_seconds"], "epochs_run": full["epochs_run"], "best_epoch": full["best_epoch"],
                     "from": f"nlu.json ({full.get('date', '?')})"}
             else:
-                point["ours"] = ours(folder, work / f"model-{name}-{key}", EPOCHS.get(name, 10), args.min_steps, args.threads,
-                                     recipe_values(args.recipe))
+                point["ours"] = ours(folder, work / f"model-{name}-{key}", EPOCHS.get(name, 10), args.min_steps, args.threads, values)
             point["ours_minus_baseline"] = {k: round(point["ours"][k] - point["baseline"][k], 2) for k in HEADLINE}
             curves.setdefault(name, {})[key] = point
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -194,9 +194,9 @@ def main() -> None:
             results["datasets"][name] = bench_default(Path(args.models), args.threads, Path(args.reuse_default) if args.reuse_default else None)
         else:
             epochs = args.epochs or EPOCHS.get(name, 10)
-            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads,
-                                              recipe_values(args.recipe))
-            results["datasets"][name]["recipe"] = recipe_values(args.recipe)
+            values = recipe_values(args.recipe)
+            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads, values)
+            results["datasets"][name]["recipe"] = values
         results["datasets"][name]["date"] = results["date"]
         results["datasets"][name]["train_threads"] = args.threads or "default"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
     def retrain() -> dict:
         trained = train_model(argparse.Namespace(**vars(args), out=None, no_activate=False, encoder=None, epochs=None, seed=None,
                                                  max_minutes=None, no_crf=False, keep_fp32=False))
-        owed(home).unlink(missing_ok=True)
         log.info("model %s trained on the new names and made current", trained["version"])
         return trained
 
@@ -52,7 +51,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     finally:
         connection.close()
     # Owed: the names changed now, or an earlier retrain on them failed (its error said so; this one tries again).
-    trained = retrain() if args.retrain and (owed(home).exists() or args.always) else None
+    trained = None
+    if args.retrain and (owed(home).exists() or args.always):
+        trained = retrain()
+        owed(home).unlink(missing_ok=True)  # `watch` clears it itself
     print(json.dumps({"home": str(home), "changed": changed, "areas": len(names.areas), "floors": len(names.floors),
                       "entities": len(names.entities), "trained": trained}, indent=2))
     return 0

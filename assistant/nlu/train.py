@@ -281,14 +281,14 @@ def optimiser(model: JointBert, config: TrainConfig, plan: Plan):
     `crf_lr`; linear warm-up over `warmup` of the planned steps, then linear decay to zero at the plan's (possibly
     shortened) end."""
     layers = model.encoder.config.num_hidden_layers
-    groups: dict[tuple[int, bool], dict] = {}
+    encoder: dict[tuple[int, bool], dict] = {}  # (depth, weight-decayed) -> its parameter group
     for name, parameter in model.encoder.named_parameters():
         depth = layer_of(name, layers)
         decays = "LayerNorm" not in name and "bias" not in name
-        group = groups.setdefault((depth, decays), {"params": [], "lr": config.lr * config.layer_decay ** (layers - depth),
-                                                    "weight_decay": config.weight_decay if decays else 0.0})
+        group = encoder.setdefault((depth, decays), {"params": [], "lr": config.lr * config.layer_decay ** (layers - depth),
+                                                     "weight_decay": config.weight_decay if decays else 0.0})
         group["params"].append(parameter)
-    groups = list(groups.values()) + [
+    groups = list(encoder.values()) + [
         {"params": list(model.intent_head.parameters()) + list(model.slot_head.parameters()), "lr": config.head_lr, "weight_decay": 0.0},
     ]
     if model.crf is not None:
