@@ -118,6 +118,7 @@ def test_transcribe_streams_partials_then_transcript_then_intent(daemon, command
     transcript = Transcript.from_event(next(e for e in events if Transcript.is_type(e.type)))
     assert transcript.text == "turn off the kitchen lights" and transcript.language == "en"
     assert transcript.context["mode"] == "domain" and transcript.context["words"][0]["word"] == "turn"
+    assert transcript.context["heard"] == "turn off the kitchen lights"  # what the recogniser wrote, beside the sentence meant
     chunks = "".join(TranscriptChunk.from_event(e).text for e in events if TranscriptChunk.is_type(e.type))
     assert chunks and transcript.text.startswith(chunks.strip())
     intent = Intent.from_event(events[-1])

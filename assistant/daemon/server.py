@@ -303,8 +303,11 @@ class Handler(AsyncEventHandler):
             result = await loop.run_in_executor(None, stream.finish)
             asr = result.asr
             context = {"confidence": asr.confidence, "engine": asr.engine, "model": asr.model, "mode": asr.mode,
-                       "words": [w.model_dump() for w in asr.words], "timings": result.timings.model_dump()}
-            await self.send(Transcript(text=asr.text, language=language, context=context).event())
+                       "words": [w.model_dump() for w in asr.words], "timings": result.timings.model_dump(), "heard": asr.text}
+            # A command acted on as a sentence of the templates is that sentence ("turned it off its light on" was
+            # "turn the office light on"): Home Assistant's own agent, reading the transcript, then understands it too.
+            meant = result.repair.sentence if result.intent is not None and result.repair is not None and result.repair.sentence else ""
+            await self.send(Transcript(text=meant or asr.text, language=language, context=context).event())
             await self.send(TranscriptStop().event())
             if request is not None and (request.context or {}).get("recognize"):
                 await self.send(intent_event(result))

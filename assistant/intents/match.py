@@ -215,7 +215,7 @@ class Grammar:
         self._slots[state].append((node.name, intent.slots[node.name].type, suffix, new))
         return new
 
-    def _step(self, state: int) -> _Step:
+    def step(self, state: int) -> _Step:
         """The word and slot edges of every state the empty edges reach from `state` (computed once per state)."""
         step = self._steps.get(state)
         if step is not None:
@@ -239,6 +239,20 @@ class Grammar:
         step = _Step(words, slots, accepts)
         self._steps[state] = step
         return step
+
+    @property
+    def lists(self) -> dict[str, dict]:
+        """Each list type's word trie: a word to the next node; `VALUE` to the canonical value its words say."""
+        return self._lists
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Every literal word of the templates."""
+        return self._vocabulary
+
+    def slot_types(self) -> set[str]:
+        """The types of the slots the templates take."""
+        return {type_name for edges in self._slots for _, type_name, _, _ in edges}
 
     # --- matching -------------------------------------------------------------------------
 
@@ -272,7 +286,7 @@ class Grammar:
             if len(chart[i]) > MAX_READINGS:
                 return []
             for state, bound in chart[i]:
-                step = self._step(state)
+                step = self.step(state)
                 if i == n:
                     for intent in step.accepts:
                         match = Match(intent, bound, tuple(words))
@@ -324,7 +338,7 @@ class Grammar:
                 cost, _, state, bound, edits, meant = heapq.heappop(heap)
                 if chart[i].get((state, bound), (None,))[0] != cost:
                     continue
-                for word, targets in self._step(state).words.items():
+                for word, targets in self.step(state).words.items():
                     if word in SMALL_WORDS:
                         for target in targets:
                             if reach(i, target, bound, cost + MISSING, edits + (f"+{word}",), meant + (word,)):
@@ -334,7 +348,7 @@ class Grammar:
                 kept = sorted(chart[i].items(), key=lambda item: item[1][0])[:MAX_READINGS]
                 chart[i] = dict(kept)
             for (state, bound), (cost, edits, meant) in list(chart[i].items()):
-                step = self._step(state)
+                step = self.step(state)
                 if i == n:
                     for intent in step.accepts:
                         match = Match(intent, bound, tuple(words), round(cost, 4), edits, meant)
@@ -413,13 +427,13 @@ class Grammar:
             for j in range(i, len(said)):
                 if suffix and said[j].endswith(suffix):
                     last = node.get(said[j][: -len(suffix)])
-                    if last is not None and _VALUE in last:
-                        out.append((j + 1, last[_VALUE]))
+                    if last is not None and VALUE in last:
+                        out.append((j + 1, last[VALUE]))
                 node = node.get(said[j])
                 if node is None:
                     break
-                if _VALUE in node and not suffix:
-                    out.append((j + 1, node[_VALUE]))
+                if VALUE in node and not suffix:
+                    out.append((j + 1, node[VALUE]))
             return out
         builtin = BUILTINS.get(type_name)
         if builtin is None or suffix or type_name != "text" and said[i].split("-")[0] not in WORDS and not said[i][:1].isdigit():
@@ -442,8 +456,8 @@ def _split_suffix(spelling: tuple[Node, ...]) -> tuple[str, tuple[Node, ...]]:
     return head.lower().replace("’", "'"), ((Text(rest),) if rest else ()) + spelling[1:]
 
 
-_VALUE = object()
-"""Key of a trie node holding the canonical value of the words that lead to it."""
+VALUE = object()
+"""Key of a trie node (`Grammar.lists`) holding the canonical value of the words that lead to it."""
 
 
 def _trie(values) -> dict:
@@ -455,7 +469,7 @@ def _trie(values) -> dict:
             for word in tokens(surface):
                 node = node.setdefault(word.text, {})
             if node is not root:
-                node.setdefault(_VALUE, value.value)
+                node.setdefault(VALUE, value.value)
     return root
 
 

@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 from assistant.intents.match import ACTION_WORDS
-from assistant.nlu.result import ParseResult
+from assistant.nlu.result import ParseResult, Repair
 from assistant.nlu.runtime import Parser
 from assistant.speech.audio import Audio, AudioError, AudioTooLong, Resampler, resample
 from assistant.speech.recognizer import Busy, Mode, Recognizer, SpeechError, Stream, Trust
@@ -116,7 +117,9 @@ class Pipeline:
     def understand(self, transcript: Transcript, audio_s: float | None, asr_ms: float | None, since: float) -> RecognizeResult:
         """Parse a transcript (near misses repaired) and decide whether to trust it; `since` is when the audio ended."""
         nlu_started = time.perf_counter()
-        parsed = trust(self.parser.parse(transcript.text, repair=True), transcript, self.recognizer)
+        rules = getattr(self.recognizer, "trust", Trust())
+        parsed = searched(self.parser, self.parser.parse(transcript.text, repair=True), transcript, rules)
+        parsed = trust(parsed, transcript, self.recognizer)
         done = time.perf_counter()
         timings = Timings(audio_s=None if audio_s is None else round(audio_s, 3), asr_ms=None if asr_ms is None else round(asr_ms, 2),
                           nlu_ms=round((done - nlu_started) * 1000, 2), latency_ms=round((done - since) * 1000, 2))
@@ -138,6 +141,43 @@ class Pipeline:
         return self.recognizer
 
 
+
+
+def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules: Trust) -> ParseResult:
+    """`parsed`, or the sentence of the templates the engine found in the audio (`Transcript.domain_sentence`) when
+    the transcript is no sentence of the templates word for word and the audio supports that sentence well enough
+    (`search_doubt`). The result then reads the sentence, and its `repair` says how it differs from what was
+    heard; otherwise what was heard is parsed as usual (a command the templates do not say goes to the model)."""
+    sentence = transcript.domain_sentence
+    if not sentence or rules.search is None or parsed.source == "grammar" and parsed.repair is None:
+        return parsed
+    scores = transcript.support([sentence, transcript.text])
+    if scores is None or search_doubt(sentence, transcript.text, scores[0], scores[1], rules, transcript.domain_margin) is not None:
+        return parsed
+    found = parser.parse(sentence)
+    if found.source != "grammar" or found.intent is None:
+        return parsed
+    heard, meant = transcript.text.split(), sentence.split()
+    edits = [f"+{' '.join(meant[c:d])}" if a == b else f"-{' '.join(heard[a:b])}" if c == d else
+             f"{' '.join(heard[a:b])}->{' '.join(meant[c:d])}" for kind, a, b, c, d in Levenshtein.opcodes(heard, meant).as_list() if kind != "equal"]
+    return found.model_copy(update={"repair": Repair(cost=float(Levenshtein.distance(heard, meant)), edits=edits, sentence=sentence)})
+
+
+def search_doubt(sentence: str, heard: str, support: float, heard_support: float, rules: Trust, margin: float | None = None) -> str | None:
+    """Why not to act on the domain's sentence found in the audio, or None: the audio supports it too little, or
+    much less than what was heard, or a command of another meaning nearly as well (`margin`), or it says an action
+    word that was not heard and the audio does not prefer it ("pause" for "impose"; an action word heard but not in
+    the sentence is a misheard word of it: "off" for "office")."""
+    if rules.search is None or support < rules.search:
+        return f"the audio supports \"{sentence}\" too little ({support:.2f})"
+    if margin is not None and margin < rules.search_margin:
+        return f"another command sounds nearly as likely as \"{sentence}\" (margin {margin:.2f})"
+    gap = support - heard_support
+    if gap < -rules.search_gap:
+        return f"what was heard does not sound like \"{sentence}\" (it scores {-gap:.2f} below the transcript)"
+    if (set(sentence.split()) - set(heard.split())) & ACTION_WORDS and gap < 0:
+        return f"\"{sentence}\" says another action than was heard"
+    return None
 
 
 def support_gap(parsed: ParseResult, transcript: Transcript) -> float | None:
@@ -164,8 +204,14 @@ def doubt(parsed: ParseResult, transcript: Transcript, rules: Trust) -> str | No
     """Why not to act on what was heard, or None. A near miss is judged by the audio where the engine can score
     sentences, else by the transcript's confidence and the repair's cost; every answer by its action words."""
     cost = parsed.repair.cost if parsed.repair else 0.0
-    gap = support_gap(parsed, transcript) if rules.support_gap is not None else None
-    if gap is not None:
+    found = parsed.repair is not None and bool(parsed.repair.sentence) and parsed.repair.sentence == transcript.domain_sentence
+    gap = support_gap(parsed, transcript) if rules.support_gap is not None and not found else None
+    if found:  # the domain's sentence found in the audio: judged by its own bars
+        scores = transcript.support([parsed.repair.sentence, transcript.text])
+        why = search_doubt(parsed.repair.sentence, transcript.text, *scores, rules, transcript.domain_margin) if scores else "no support"
+        if why is not None:
+            return why
+    elif gap is not None:
         if gap < -rules.support_gap:
             return f"what was heard does not sound like \"{parsed.repair.sentence}\" (it scores {-gap:.2f} below the transcript)"
     elif transcript.confidence < ((rules.repaired if cost else rules.grammar) if parsed.source == "grammar" else rules.model):

@@ -44,6 +44,14 @@ class Trust:
     sentence a near miss was taken for may score and still be acted on (mean token log-probability). The audio
     decides, rather than `repaired` and `max_cost`: "turn of the light" taken for "turn off the light" scores
     close to it when "off" was said, far below it when something else was."""
+    search: float | None = None
+    """Engines that search the audio for the domain's best sentence (`Transcript.domain_sentence`, Whisper): the
+    least support (mean token log-probability) that sentence needs to be acted on; None: never acted on."""
+    search_gap: float = 0.0
+    """How far below what was heard freely the domain's sentence may score and still be acted on. A sentence that
+    says another action word ("pause" for "impose") must score at least as well as what was heard."""
+    search_margin: float = 0.0
+    """How much better than any sentence of another meaning the search found the domain's sentence must score."""
     model: float = 0.0
     """Least transcript confidence to act on the model's answer (words the templates do not say)."""
     model_intent: float = 0.0

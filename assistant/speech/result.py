@@ -31,11 +31,32 @@ class Transcript(BaseModel):
     model: str = Field(description="Model name (folder or package).")
     mode: Mode = Field(description="`domain`: biased to the domain's sentences; `free`: the engine's general language model.")
     _scorer: Callable[[list[str]], list[float]] | None = PrivateAttr(None)
+    _scores: dict[str, float] = PrivateAttr(default_factory=dict)
+    _domain_sentence: str | None = PrivateAttr(None)
+    _domain_margin: float | None = PrivateAttr(None)
 
     def support(self, sentences: list[str]) -> list[float] | None:
         """How well the audio supports each sentence (mean token log-probability, the engine's scale), when the
-        engine can score sentences it did not choose (Whisper); None otherwise, or for a transcript sent by a client."""
-        return self._scorer(sentences) if self._scorer is not None else None
+        engine can score sentences it did not choose (Whisper); None otherwise, or for a transcript sent by a client.
+        Each sentence is scored once."""
+        if self._scorer is None:
+            return None
+        new = [s for s in dict.fromkeys(sentences) if s not in self._scores]
+        if new:
+            self._scores.update(zip(new, self._scorer(new)))
+        return [self._scores[s] for s in sentences]
+
+    @property
+    def domain_sentence(self) -> str | None:
+        """The sentence of the domain's templates the audio supports best, when the engine searched for it and it
+        differs from the text (Whisper in domain mode): what a grammar engine would have heard."""
+        return self._domain_sentence
+
+    @property
+    def domain_margin(self) -> float | None:
+        """How much better the audio supports `domain_sentence` than the best sentence of another meaning the search
+        found (the search's own scale); None when it found no other."""
+        return self._domain_margin
 
     @classmethod
     def of_words(cls, words: list[WordTiming], engine: str, model: str, mode: Mode, text: str | None = None) -> Transcript:
