@@ -179,7 +179,11 @@ class WhisperRecognizer:
         transcript = Transcript.of_words(words, self.engine, self.model, mode)
         transcript._scorer = lambda sentences: self.score(encoded, frames, sentences)
         if mode == "domain" and self._search is not None:
-            found = self._search.decode(encoded)
+            try:
+                found = self._search.decode(encoded)
+            except Exception:  # the free transcript stands on its own: a fault of the search must not lose the command
+                log.exception("the search of the domain's sentences failed; the free transcript is used")
+                found = None
             if found is not None and found.sentence != transcript.text:
                 transcript._domain_sentence, transcript._domain_margin = found.sentence, found.margin
         return transcript
