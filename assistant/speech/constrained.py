@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.intents.builtins import BUILTINS, DEFAULT_RANGES
-from assistant.intents.match import VALUE, Grammar
+from assistant.intents.match import VALUE, Grammar, most_specific
 from assistant.intents.spoken import spoken
 from assistant.speech.whisper_decoder import Decoder, State
 from assistant.text import tokens
@@ -252,6 +252,11 @@ class ConstrainedDecoder:
         meaning = self._meaning(words)
         other = next((m for m, w in done[1:] if w != words and self._meaning(w) != meaning), None)
         return Found(" ".join(words), mean, None if other is None else mean - other)
+
+    def says(self, text: str) -> bool:
+        """Whether `text` is a sentence of the templates with one meaning: the parser answers it from the grammar
+        whatever the search would find, so the search is not run (`speech.pipeline.searched`)."""
+        return len(most_specific(self.lattice.grammar.match(text, hesitations=True))) == 1
 
     def _meaning(self, words: tuple[str, ...]) -> frozenset:
         return frozenset(m.key for m in self.lattice.grammar.match(" ".join(words)))

@@ -178,7 +178,7 @@ class WhisperRecognizer:
                             confidence=confidence) for k, word in enumerate(said)]
         transcript = Transcript.of_words(words, self.engine, self.model, mode)
         transcript._scorer = lambda sentences: self.score(encoded, frames, sentences)
-        if mode == "domain" and self._search is not None:
+        if mode == "domain" and self._search is not None and not self._search.says(transcript.text):
             try:
                 found = self._search.decode(encoded)
             except Exception:  # the free transcript stands on its own: a fault of the search must not lose the command
