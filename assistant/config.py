@@ -109,6 +109,8 @@ class ServerSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(2, ge=1)
     threads: int = Field(8, ge=1)
+    connections: int = Field(0, ge=0)
+    """Connections one worker holds open at once (0: twice its threads); see `server.serve`."""
     tokens: list[str] = Field(default_factory=list, repr=False)
     cors_origins: list[str] = Field(default_factory=list)
     max_text_chars: int = Field(1000, ge=1)

@@ -213,8 +213,9 @@ def worker(args) -> None:
 
 def searched_row(parser, untrusted, transcript, clip) -> dict:
     """What the calibration needs of the domain's sentence found in the audio (`pipeline.searched`): whether it
-    would be consulted and parse, whether it is right, its support and that of what was heard."""
+    would be consulted and parse, whether it is right, its support and that of what was heard, its likeness to it."""
     from assistant.intents.match import ACTION_WORDS
+    from assistant.intents.sounds import phrase_similarity
 
     sentence = transcript.domain_sentence
     if not sentence or untrusted.source == "grammar" and untrusted.repair is None:
@@ -223,14 +224,15 @@ def searched_row(parser, untrusted, transcript, clip) -> dict:
     support, heard = transcript.support([sentence, transcript.text])
     return {"search_acted": found.source == "grammar" and found.intent is not None, "search_right": right(found, clip),
             "search_sentence": sentence, "search_support": support, "search_heard_support": heard, "search_margin": transcript.domain_margin,
-            "search_flip": bool((set(sentence.split()) - set(transcript.text.split())) & ACTION_WORDS)}
+            "search_flip": bool((set(sentence.split()) - set(transcript.text.split())) & ACTION_WORDS),
+            "search_likeness": phrase_similarity(sentence, transcript.text)}
 
 
-def search_passes(r: dict, least: float | None, gap: float, margin: float) -> bool:
+def search_passes(r: dict, least: float | None, gap: float, margin: float, likeness: float) -> bool:
     """`pipeline.search_doubt` on a row: whether the domain's sentence found would be acted on."""
     if not r.get("search_acted") or least is None or r["search_support"] < least:
         return False
-    if r["search_margin"] is not None and r["search_margin"] < margin:
+    if r["search_margin"] is not None and r["search_margin"] < margin or r["search_likeness"] < likeness:
         return False
     difference = r["search_support"] - r["search_heard_support"]
     return difference >= -gap and not (r["search_flip"] and difference < 0)
@@ -264,8 +266,9 @@ def calibrate(rows: list[dict]) -> dict:
     """The engine's `Trust` thresholds that keep the most right answers while acting wrongly on at most `MAX_WRONG`
     of these (calibration) clips: one bar for sentences of the templates, one (and a cost ceiling) for near misses
     put right, one for the model's answers, one for the words that decide the action, and where the engine searches
-    the audio for the domain's sentence (Whisper), the least support, gap and margin to act on that sentence (the other
-    answers are then the clips where it is not acted on: the pipeline falls back to what was heard).
+    the audio for the domain's sentence (Whisper), the least support, gap, margin and likeness to act on that
+    sentence (the other answers are then the clips where it is not acted on: the pipeline falls back to what was
+    heard).
 
     The model's answers are never shut off entirely: the benchmark's commands are all sentences of the templates,
     so it cannot count what the model is there for (commands the templates do not say).
@@ -299,12 +302,12 @@ def calibrate(rows: list[dict]) -> dict:
         return right, len(kept) - right
 
     searching = any(r.get("search_acted") for r in rows)
-    bars = [(None, 0.0, 0.0)] + ([(round(float(a), 2), d, m) for a in np.arange(-2.6, -0.55, 0.2) for d in (0.3, 0.5, 0.8, 1.1, 1.5, 2.0)
-                                  for m in (0.0, 0.05, 0.1, 0.2, 0.3)] if searching else [])
+    bars = [(None, 0.0, 0.0, 0.0)] + ([(round(float(a), 2), d, m, k) for a in np.arange(-2.6, -0.55, 0.2) for d in (0.3, 0.5, 0.8, 1.1, 1.5, 2.0)
+                                       for m in (0.0, 0.05, 0.1, 0.2, 0.3) for k in (0.0, 0.4, 0.5, 0.6, 0.7)] if searching else [])
     best = None
-    for (least, gap, margin), action in [(b, a) for b in bars for a in grid if a >= MIN_ACTION]:
+    for (least, gap, margin, likeness), action in [(b, a) for b in bars for a in grid if a >= MIN_ACTION]:
         sure = [r for r in rows if r["action_confidence"] is None or r["action_confidence"] >= action]
-        found = [r for r in sure if search_passes(r, least, gap, margin)]
+        found = [r for r in sure if search_passes(r, least, gap, margin, likeness)]
         taken = {id(r) for r in found}
         searched = (sum(r["search_right"] for r in found), len(found) - sum(r["search_right"] for r in found))
         acted = [r for r in sure if r["untrusted_acted"] and id(r) not in taken]
@@ -323,7 +326,8 @@ def calibrate(rows: list[dict]) -> dict:
                 for c in model:
                     right, wrong = a[0] + b[0] + c[0] + searched[0], a[1] + b[1] + c[1] + searched[1]
                     if wrong <= allowed and (best is None or (right, -wrong) > (best[0], -best[1])):
-                        best = (right, wrong, {**a[2], **b[2], **c[2], "action": action, "search": least, "search_gap": gap, "search_margin": margin})
+                        best = (right, wrong, {**a[2], **b[2], **c[2], "action": action, "search": least, "search_gap": gap, "search_margin": margin,
+                                         "search_likeness": likeness})
     right, wrong, trust = best
     return {"trust": trust, "right": right, "wrong": wrong, "right_untrusted": sum(r["untrusted_right"] for r in rows), "clips": len(rows)}
 

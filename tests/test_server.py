@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -367,6 +368,27 @@ def test_cors_for_configured_origins_only(models):
         assert "Access-Control-Allow-Origin" not in head
         assert http(url + "/v1/parse", "POST", b'{"text": "hi"}', {"Content-Type": "application/json"}, token=None)[0] == 200  # loopback, no tokens: open
     finally:
+        stop(process, lines)
+
+
+def test_clients_are_spread_over_the_workers(models):
+    """A worker holds at most `server.connections` at once, so clients that connect together cannot all land on one
+    worker (which would leave the other's core idle): four at once, two workers of two connections, two each."""
+    process, url, lines = start_server(models, env={"ASSISTANT_SERVER_CONNECTIONS": "2", "ASSISTANT_SERVER_THREADS": "1",
+                                                    "ASSISTANT_SERVER_SPEECH": "false"})
+    connections = [HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=10) for _ in range(4)]
+    try:
+        for connection in connections:
+            connection.connect()
+        time.sleep(0.5)  # every connection accepted by some worker before any request is sent
+        workers = []
+        for connection in connections:
+            connection.request("GET", "/health")
+            workers.append(json.loads(connection.getresponse().read())["worker"])
+        assert sorted(Counter(workers).values()) == [2, 2]
+    finally:
+        for connection in connections:
+            connection.close()
         stop(process, lines)
 
 

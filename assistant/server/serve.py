@@ -6,6 +6,13 @@ start-up cost is loading the model. gunicorn's own signals then do the rest:
 SIGHUP starts fresh workers on the current model before the old ones finish
 their requests and leave, SIGTERM drains and stops. Each worker also follows
 the store's `current` pointer by itself (see `service.py`).
+
+Workers race to accept connections, and a keep-alive client stays with the
+worker that accepted it: left alone, one worker can hold every client while
+the other core idles (counted: all 32 of a load test's connections on one of
+two workers). Each worker therefore holds at most `server.connections` at once
+(twice its threads by default); past that it stops accepting and the next
+worker takes the client.
 """
 
 from __future__ import annotations
@@ -97,7 +104,8 @@ def _serve_gunicorn(settings: Settings, access_log: bool, runtime: Path) -> None
 
     class Application(BaseApplication):
         def load_config(self):
-            options = {"bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads, "worker_class": "assistant.server.worker.JsonErrorWorker",
+            options = {"bind": f"{s.host}:{s.port}", "workers": s.workers, "threads": s.threads, "worker_connections": s.connections or 2 * s.threads,
+                       "worker_class": "assistant.server.worker.JsonErrorWorker",
                        "timeout": 120, "graceful_timeout": 30, "keepalive": 5, "when_ready": when_ready, "child_exit": child_exit,
                        "accesslog": "-" if access_log else None, "errorlog": "-", "loglevel": "info", "proc_name": "assistant-serve",
                        "control_socket_disable": True}

@@ -35,14 +35,20 @@ from assistant.text import tokens
 
 BEAM = 8
 """Hypotheses kept after each word: each costs a row of every matrix product of a round."""
-MAX_ROUNDS = 16
-"""Most words a sentence of the search has (a voice command is shorter)."""
+MAX_ROUNDS = 24
+"""Most rounds of the search: a round adds a word or a punctuation mark, so about 16 words with their commas and
+full stop (a voice command is shorter)."""
 WIDTH = 8
 """Words a hypothesis may grow by per round, best first (by the first token's probability)."""
 MARKS = (",", ".", "?", "!")
 """Punctuation Whisper writes between words, which a hypothesis may take (not two in a row)."""
 ENDINGS = (".", "?", "!")
 """What Whisper writes at the end of a sentence: the end of a sentence of the templates may take one."""
+LEAST_ENDING = -4.0
+"""The least log-probability of a sentence's ending (its last mark, if any, and the end of the text) for the search
+to finish it there. Audio that goes on after a prefix of the templates ("what's the weather going to be like" of
+"... like in New Delhi", a city the lists lack) ends there at about -5 to -8, a sentence said to its end at about
+-0.2 to -2; averaged into the sentence's score, that one token would be outweighed by the words before it."""
 
 BUILTIN_SAMPLES = 20_000
 """Values of a built-in type sampled for its trie: its spoken forms repeat long before that (about 1,500 durations,
@@ -174,6 +180,8 @@ class Hypothesis:
     mark: str = ""
     """The punctuation mark it ends with, if any: Whisper writes "What's the day today? Thanks a lot." and the
     sentence of the templates is the same words; after a full stop the next word is capitalised."""
+    mark_score: float = 0.0
+    """The log-probability of that mark: with the end of the text after it, the sentence's ending."""
 
 
 class ConstrainedDecoder:
@@ -211,7 +219,7 @@ class ConstrainedDecoder:
 
     def decode(self, encoded) -> Found | None:
         """The sentence of the grammar the encoded audio supports best, or None when the search reached none."""
-        decoder, column = self.decoder, self._column
+        decoder, column, eot = self.decoder, self._column, self.tokenizer.eot
         audio = decoder.audio(np.asarray(encoded))
         states, rows = decoder.step(audio, [State()], [self._start], self._projection)
         live = [Hypothesis((), (), self.lattice.start(), 0.0, states[0], rows[0][-1])]
@@ -219,9 +227,10 @@ class ConstrainedDecoder:
         for _ in range(MAX_ROUNDS):
             options: dict[tuple[int, ...], tuple[float, Hypothesis, str, tuple[int, ...], frozenset]] = {}
             for h in live:
-                if h.words and self.lattice.accepts(h.positions):
-                    end = max(float(h.next[column[t]]) for t in self._endings)
-                    done.append(((h.score + end) / (len(h.tokens) + 1), h.words))
+                if h.words and h.mark in ("", *ENDINGS) and self.lattice.accepts(h.positions):
+                    end = float(h.next[column[eot]])
+                    if end + h.mark_score >= LEAST_ENDING:
+                        done.append(((h.score + end) / (len(h.tokens) + 1), h.words))
                 scored = []
                 for word, after in self.lattice.next(h.positions).items():
                     tokens = self.tokens(word, not h.words or h.mark in ENDINGS)
@@ -238,13 +247,24 @@ class ConstrainedDecoder:
                         options[key] = (old[0], h, word, tokens, old[4] | after)
             if not options:
                 break
-            chosen = sorted(options.values(), key=lambda o: -o[0])[: self.beam]
+            chosen, kinds = [], set()
+            for option in sorted(options.values(), key=lambda o: -o[0]):
+                # One hypothesis per word sequence (ended by a mark or not): its other punctuations ("Hey, switch
+                # off" and "Hey switch off") would fill the beam with one sentence and push the others out.
+                score, h, word, tokens, after = option
+                kind = (h.words if word in self._marks else h.words + (word,), word in self._marks)
+                if kind not in kinds:
+                    kinds.add(kind)
+                    chosen.append(option)
+                    if len(chosen) == self.beam:
+                        break
             states, rows = decoder.step(audio, [o[1].state for o in chosen], [list(o[3]) for o in chosen], self._projection)
             live = []
             for (score, h, word, tokens, after), state, r in zip(chosen, states, rows):
                 rest = sum(float(r[k, column[t]]) for k, t in enumerate(tokens[1:]))
                 mark = word if word in self._marks else ""
-                live.append(Hypothesis(h.tokens + tokens, h.words if mark else h.words + (word,), after, score + rest, state, r[-1], mark))
+                live.append(Hypothesis(h.tokens + tokens, h.words if mark else h.words + (word,), after, score + rest, state, r[-1], mark,
+                                       score - h.score if mark else 0.0))
         if not done:
             return None
         done.sort(key=lambda d: -d[0])

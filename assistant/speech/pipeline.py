@@ -23,6 +23,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from assistant.intents.match import ACTION_WORDS
+from assistant.intents.sounds import phrase_similarity
 from assistant.nlu.result import ParseResult, Repair
 from assistant.nlu.runtime import Parser
 from assistant.speech.audio import Audio, AudioError, AudioTooLong, Resampler, resample
@@ -165,9 +166,10 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
 
 def search_doubt(sentence: str, heard: str, support: float, heard_support: float, rules: Trust, margin: float | None = None) -> str | None:
     """Why not to act on the domain's sentence found in the audio, or None: the audio supports it too little, or
-    much less than what was heard, or a command of another meaning nearly as well (`margin`), or it says an action
-    word that was not heard and the audio does not prefer it ("pause" for "impose"; an action word heard but not in
-    the sentence is a misheard word of it: "off" for "office")."""
+    much less than what was heard, or a command of another meaning nearly as well (`margin`), or its words are too
+    unlike what was heard (a free transcript misspells a command it heard; it does not write another one), or it
+    says an action word that was not heard and the audio does not prefer it ("pause" for "impose"; an action word
+    heard but not in the sentence is a misheard word of it: "off" for "office")."""
     if rules.search is None or support < rules.search:
         return f"the audio supports \"{sentence}\" too little ({support:.2f})"
     if margin is not None and margin < rules.search_margin:
@@ -175,6 +177,9 @@ def search_doubt(sentence: str, heard: str, support: float, heard_support: float
     gap = support - heard_support
     if gap < -rules.search_gap:
         return f"what was heard does not sound like \"{sentence}\" (it scores {-gap:.2f} below the transcript)"
+    likeness = phrase_similarity(sentence, heard)
+    if likeness < rules.search_likeness:
+        return f"what was heard is too unlike \"{sentence}\" (likeness {likeness:.2f})"
     if (set(sentence.split()) - set(heard.split())) & ACTION_WORDS and gap < 0:
         return f"\"{sentence}\" says another action than was heard"
     return None

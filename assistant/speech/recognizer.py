@@ -52,6 +52,10 @@ class Trust:
     says another action word ("pause" for "impose") must score at least as well as what was heard."""
     search_margin: float = 0.0
     """How much better than any sentence of another meaning the search found the domain's sentence must score."""
+    search_likeness: float = 0.0
+    """How alike in spelling or sound (`intents.sounds.phrase_similarity`, 0 to 1) the domain's sentence and what
+    was heard freely must be: "decoveate the cellar buttled" stands for "deactivate the cellar bulb", "verandable
+    buyer now please" for no command of the domain, however the audio scores it."""
     model: float = 0.0
     """Least transcript confidence to act on the model's answer (words the templates do not say)."""
     model_intent: float = 0.0

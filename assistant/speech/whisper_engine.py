@@ -79,13 +79,15 @@ class WhisperRecognizer:
     """A loaded Whisper model; domain-biased mode (a prompt of the domain) when a domain is given."""
 
     engine = "whisper"
-    trust = Trust(grammar=0.4, support_gap=0.1, search=-1.6, search_gap=1.1, search_margin=0.2, model=0.9, model_intent=0.9, action=0.3)
+    trust = Trust(grammar=0.0, support_gap=0.8, search=-2.2, search_gap=1.5, search_margin=0.2, search_likeness=0.4, model=0.9, model_intent=0.9,
+                  action=0.45)
     """Fitted on the speech benchmark's calibration set (`bench_speech.py --n 150 --seed 2 --calibrate`, 750 clips of Whisper tiny.en):
-    the most right answers for at most 2 % acted on wrongly (485 right, 15 wrong; 323 right before the search of the
+    the most right answers for at most 2 % acted on wrongly (506 right, 15 wrong; 323 right before the search of the
     domain's sentences). The sentence the search finds is judged by the audio (`search`, `search_gap`,
-    `search_margin`); a sentence of the templates heard word for word needs a fair hearing; a near miss must sound
-    nearly as likely as what was heard; a model's guess at words the templates do not say needs a sure hearing and
-    a sure intent."""
+    `search_margin`) and by its likeness to what was heard (`search_likeness`); a sentence of the templates heard
+    word for word is taken as heard (where Whisper wrote one, the audio said it); a near miss must sound nearly as
+    likely as what was heard; a model's guess at words the templates do not say needs a sure hearing and a sure
+    intent."""
 
     def __init__(self, model: Path | str, domain=None, rate: int = RATE, max_seconds: float = 31.0, language: str = "en",
                  name: str | None = None, threads: int = 0, endpoint_silence: float = 0.8, beam_size: int = 1,
