@@ -8,6 +8,7 @@ import pytest
 
 from assistant.intents import load_domain
 from assistant.intents.match import Grammar
+from assistant.intents.sounds import Phrases, phrase_similarity, similarities
 from assistant.intents.template import TemplateError, parse_template
 
 HOME = """
@@ -155,6 +156,19 @@ def test_a_repair_says_the_sentence_it_was_taken_for(grammar):
     assert meant("may i have a light rose with milk no sugar") == "may i have a light roast with milk no sugar"
     assert meant("set timer for ten minutes") == "set a timer for ten minutes"
     assert meant("turn on the kitchen lights uh") == "turn on the kitchen lights"
+
+
+def test_phrases_are_alike_in_spelling_or_sound():
+    """A list's values are compared with a phrase all at once (`similarities`, as near misses of list values are
+    looked for); one pair is the same comparison (`phrase_similarity`)."""
+    values = ["light roast", "bed room", "weather", "of", "tv"]
+    assert similarities("light rose", Phrases(values))[0] == pytest.approx(5 / 6)  # sound: "LT RS" against "LT RST"
+    assert similarities("bedroom", Phrases(values))[1] == 1.0  # the same letters but for a space
+    assert similarities("wether", Phrases(values))[2] == 1.0  # the same sound
+    assert similarities("on", Phrases(values))[3] == 0.5  # short codes ("ON", "OF") do not count: spelling only
+    assert similarities("x", Phrases(values))[4] == 0.0
+    assert similarities("light rose", Phrases(values)).tolist() == [phrase_similarity("light rose", v) for v in values]
+    assert similarities("anything", Phrases([])).tolist() == []
 
 
 @pytest.mark.parametrize("text", ["tumble flick you to lights", "what is the capital of france", "turn on the garage door please now"])

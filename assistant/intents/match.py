@@ -27,13 +27,14 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from assistant.intents.annotation import as_template
 from assistant.intents.builtins import BUILTINS, WORDS
 from assistant.intents.schema import Domain, Intent
-from assistant.intents.sounds import CLOSE, code, phrase_similarity, similarity
+from assistant.intents.sounds import CLOSE, Phrases, code, similarities, similarity
 from assistant.intents.template import Group, Node, SlotRef, Text, glued, parse_template, spellings, touches
 from assistant.text import Word, tokens
 
@@ -143,6 +144,7 @@ class Grammar:
                 self._accepts[end] = intent.name
         self._lists = {name: _trie(slot_type.values) for name, slot_type in domain.slot_types.items()}
         self._surfaces = {name: _surfaces(slot_type.values) for name, slot_type in domain.slot_types.items()}
+        self._phrases = {name: _phrases(surfaces) for name, surfaces in self._surfaces.items()}
         self._vocabulary = sorted({w for edges in self._words for w in edges})
         self._codes = [code(w) for w in self._vocabulary]
 
@@ -392,14 +394,19 @@ class Grammar:
         surfaces = self._surfaces.get(type_name)
         if not surfaces:
             return self._near_builtin(type_name, said, i) if type_name in BUILTINS and type_name != "text" else []
+        prepared, values = self._phrases[type_name]
         out = []
         for j in range(i + 1, min(len(said), i + longest) + 1):
             phrase = " ".join(said[i:j])
-            scored = sorted(((phrase_similarity(phrase, surface), value, surface) for surface, value in surfaces.items()), reverse=True)
-            best, value, surface = scored[0]
-            runner_up = next((s for s, v, _ in scored[1:] if v != value), 0.0)
-            if phrase not in surfaces and best >= 0.75 and best - runner_up >= 0.08:
-                out.append((j, value, round(1.0 - best, 4) + 0.1, tuple(surface.split())))
+            if phrase in surfaces:
+                continue
+            scores = similarities(phrase, prepared)
+            best = float(scores.max())
+            # the best-scoring surface (ties: the greatest value, then surface), and the best of another value
+            k = max(np.flatnonzero(scores == best), key=lambda k: (surfaces[prepared.texts[k]], prepared.texts[k]))
+            runner_up = float(scores[values != values[k]].max(initial=0.0))
+            if best >= 0.75 and best - runner_up >= 0.08:
+                out.append((j, surfaces[prepared.texts[k]], round(1.0 - best, 4) + 0.1, tuple(prepared.texts[k].split())))
         return out
 
     def _near_builtin(self, type_name: str, said: list[str], i: int) -> list[tuple[int, Any, float, tuple[str, ...]]]:
@@ -482,6 +489,12 @@ def _surfaces(values) -> dict[str, str]:
             if words:
                 out.setdefault(words, value.value)
     return out
+
+
+def _phrases(surfaces: dict[str, str]) -> tuple[Phrases, np.ndarray]:
+    """A list's surfaces prepared for `similarities`, and the number of each one's value (equal values, equal numbers)."""
+    numbers: dict[str, int] = {}
+    return Phrases(surfaces), np.array([numbers.setdefault(value, len(numbers)) for value in surfaces.values()], dtype=np.int64)
 
 
 _BUILTIN_WORDS = sorted(WORDS)
