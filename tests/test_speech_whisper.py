@@ -87,11 +87,7 @@ def test_the_audio_judges_which_sentence_was_said(recognizer, tmp_path):
 
 
 def encoded(recognizer, path):
-    from faster_whisper.audio import pad_or_trim
-
-    audio = resample(load_audio(path), 16000).samples.astype(np.float32) / 32768.0
-    whisper = recognizer._whisper
-    return whisper.encode(np.ascontiguousarray(pad_or_trim(whisper.feature_extractor(audio), whisper.feature_extractor.nb_max_frames)))
+    return recognizer.encode(resample(load_audio(path), 16000).samples.astype(np.float32) / 32768.0)[0]
 
 
 def test_the_numpy_decoder_reads_the_audio_as_ctranslate2_does(recognizer, tmp_path):

@@ -196,11 +196,10 @@ class ConstrainedDecoder:
         self._tokens: dict[tuple[str, bool], tuple[int, ...]] = {}
         self._start = list(tokenizer.sot_sequence) + [tokenizer.no_timestamps]
         self._marks = {mark: tokenizer.encode(mark)[0] for mark in MARKS}
-        self._endings = [tokenizer.eot] + [self._marks[e] for e in ENDINGS]
         words = set(grammar.vocabulary)
         for trie in self.lattice._tries.values():
             words |= _trie_words(trie)
-        ids = set(range(min(COMMON, tokenizer.eot))) | set(self._endings)
+        ids = set(range(min(COMMON, tokenizer.eot))) | {tokenizer.eot} | set(self._marks.values())
         for word in words:
             for first in (True, False):
                 ids.update(self.tokens(word, first))

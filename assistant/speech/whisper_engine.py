@@ -159,13 +159,8 @@ class WhisperRecognizer:
         prompt and text again), so each word gets the utterance's confidence
         (the mean token probability) and an even share of its time.
         """
-        from faster_whisper.audio import pad_or_trim
-
         whisper = self._whisper
-        window = whisper.feature_extractor.nb_max_frames  # 30 s of 10-ms frames
-        features = whisper.feature_extractor(audio)
-        frames = min(features.shape[-1], window)
-        encoded = whisper.encode(np.ascontiguousarray(pad_or_trim(features, window)))
+        encoded, frames = self.encode(audio)
         prompt = whisper.get_prompt(self._tokenizer, self._prompt_tokens if mode == "domain" else [], without_timestamps=True)
         result = whisper.model.generate(encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
                                         max_length=whisper.max_length, suppress_blank=True, suppress_tokens=self._suppressed)[0]
@@ -189,6 +184,14 @@ class WhisperRecognizer:
             if found is not None and found.sentence != transcript.text:
                 transcript._domain_sentence, transcript._domain_margin = found.sentence, found.margin
         return transcript
+
+    def encode(self, audio: np.ndarray):
+        """Whisper's encoding of float audio (one 30-second window, padded), and how many of its frames are audio."""
+        from faster_whisper.audio import pad_or_trim
+
+        window = self._whisper.feature_extractor.nb_max_frames  # 30 s of 10-ms frames
+        features = self._whisper.feature_extractor(audio)
+        return self._whisper.encode(np.ascontiguousarray(pad_or_trim(features, window))), min(features.shape[-1], window)
 
     def score(self, encoded, frames: int, sentences: list[str]) -> list[float]:
         """How well the encoded audio supports each sentence: the mean log-probability of its tokens, written as
