@@ -58,6 +58,8 @@ class TrainConfig(BaseModel):
     layer_decay: float = Field(1.0, gt=0, le=1, description="Layer-wise learning rates: each encoder layer below the top "
                                                              "learns at this share of the rate of the one above; 1: all at `lr`.")
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
+    rdrop: float = Field(0.0, ge=0, description="R-Drop: each batch goes through twice (two dropout masks) and the two "
+                                                 "passes' predictions are pulled together with this weight; 0: off (twice the time per step).")
     weight_decay: float = Field(0.01, ge=0)
     patience: int = Field(3, ge=1, description="Epochs without a better dev score before stopping (never in the "
                                                    "first half of the planned steps).")

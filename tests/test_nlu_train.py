@@ -89,3 +89,31 @@ def test_layer_decay_slows_the_lower_encoder_layers_and_leaves_the_heads_alone()
     assert rate[id(encoder.encoder.layer[0].output.dense.weight)] == pytest.approx(1e-4 * 0.5 ** (layers - 1))
     assert rate[id(encoder.embeddings.word_embeddings.weight)] == pytest.approx(1e-4 * 0.5 ** layers)
     assert rate[id(model.slot_head.weight)] == pytest.approx(1e-3) and rate[id(model.crf.transitions)] == pytest.approx(1e-2)
+
+
+def test_r_drop_pulls_two_dropout_passes_together():
+    """With `rdrop` the batch goes through twice: without dropout the two passes agree and the loss is the plain
+    one; with dropout they differ, and the weighted disagreement is added to it."""
+    import torch
+
+    from assistant.intents.example import Example
+    from assistant.nlu.features import load_tokenizer
+    from assistant.nlu.model import JointBert, ModelConfig
+    from assistant.nlu.train import check_encoder, to_tensors
+
+    encoder = check_encoder(None)
+    tags = ["O", "B-room", "I-room"]
+    model = JointBert(ModelConfig(encoder=str(encoder), intents=["LightsOn", "LightsOff"], tags=tags))
+    examples = [Example("turn on the living room lights".split(), ["O", "O", "O", "B-room", "I-room", "O"], "LightsOn"),
+                Example("kitchen lights off".split(), ["B-room", "O", "O"], "LightsOff")]
+    batch = to_tensors(load_tokenizer(encoder / bundle.TOKENIZER), examples, {"LightsOn": 0, "LightsOff": 1}, {t: i for i, t in enumerate(tags)})
+    model.eval()
+    with torch.no_grad():
+        assert model.loss(batch, rdrop=10.0).item() == pytest.approx(model.loss(batch).item(), rel=1e-5)
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        heavy = model.loss(batch, rdrop=1000.0).item()
+        torch.manual_seed(0)
+        light = model.loss(batch, rdrop=1e-6).item()
+    assert heavy > light + 0.01

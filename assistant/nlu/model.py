@@ -95,7 +95,12 @@ class JointBert(nn.Module):
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return intent_logits, tag_scores, pooled
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def loss(self, batch: dict[str, torch.Tensor], rdrop: float = 0.0) -> torch.Tensor:
+        """Intent cross-entropy plus the slots' (CRF) negative log-likelihood. With `rdrop` (R-Drop, Liang et al.
+        2021) the batch goes through twice, under two dropout masks, and the two passes' intent and tag
+        distributions are pulled together (symmetric KL, this weight): a consistency that regularises fine-tuning."""
+        if rdrop:
+            batch = {k: torch.cat([v, v]) for k, v in batch.items()}  # one forward pass, two dropout masks
         intent_logits, tag_scores, _ = self(batch["input_ids"], batch["attention_mask"])
         intent_loss = nn.functional.cross_entropy(intent_logits, batch["intent"])
         emissions = word_scores(tag_scores, batch["word_pos"])
@@ -104,7 +109,11 @@ class JointBert(nn.Module):
             slot_loss = self.crf.nll(emissions, batch["tags"], mask)
         else:
             slot_loss = nn.functional.nll_loss(emissions[mask], batch["tags"][mask])
-        return intent_loss + slot_loss
+        if not rdrop:
+            return intent_loss + slot_loss
+        words = mask[: len(mask) // 2]
+        consistency = symmetric_kl(*intent_logits.chunk(2)) + symmetric_kl(*(e[words] for e in emissions.chunk(2)))
+        return intent_loss + slot_loss + rdrop * consistency
 
     def transition_scores(self) -> tuple[list[float], list[list[float]], list[float] | None]:
         """Start, transition and end scores for `decode.viterbi`, as plain lists for the model folder."""
@@ -113,6 +122,13 @@ class JointBert(nn.Module):
             return start.tolist(), transitions.tolist(), None
         start, transitions, end = (s.detach().clamp(min=FORBIDDEN) for s in self.crf.scores())
         return start.tolist(), transitions.tolist(), end.tolist()
+
+
+def symmetric_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """Half of KL(p||q) + KL(q||p) between the softmaxes of two sets of rows of logits, averaged over rows."""
+    p, q = torch.log_softmax(p_logits, dim=-1), torch.log_softmax(q_logits, dim=-1)
+    kl = nn.functional.kl_div
+    return 0.5 * (kl(q, p, log_target=True, reduction="batchmean") + kl(p, q, log_target=True, reduction="batchmean"))
 
 
 def word_scores(tag_scores: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:

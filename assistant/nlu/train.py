@@ -132,7 +132,7 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
         bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                    mininterval=1 if sys.stderr.isatty() else 30)
         for chunk in bar:
-            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids))
+            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids), rdrop=config.rdrop)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
