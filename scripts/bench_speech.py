@@ -59,7 +59,7 @@ def commands(domain, n: int, seed: int) -> list[dict]:
     from assistant.intents.spoken import spoken
 
     by_intent = defaultdict(list)
-    for example in expand(domain, seed=seed, max_per_intent=60):
+    for example in expand(domain, seed=seed, max_per_intent=max(60, n // len(domain.intents) + 1)):  # enough for a small domain too
         if "template" in example.meta and example.meta.get("values") is not None:
             by_intent[example.intent].append(example)
     rng = random.Random(seed)
@@ -213,9 +213,11 @@ def worker(args) -> None:
 
 def searched_row(parser, untrusted, transcript, clip) -> dict:
     """What the calibration needs of the domain's sentence found in the audio (`pipeline.searched`): whether it
-    would be consulted and parse, whether it is right, its support and that of what was heard, its likeness to it."""
+    would be consulted and parse, whether it is right, its support and that of what was heard, its likeness to it,
+    and whether, not acted on, it overrules the repair of what was heard (`pipeline.overruled`)."""
     from assistant.intents.match import ACTION_WORDS
     from assistant.intents.sounds import phrase_similarity
+    from assistant.speech.pipeline import overruled
 
     sentence = transcript.domain_sentence
     if not sentence or untrusted.source == "grammar" and untrusted.repair is None:
@@ -225,7 +227,8 @@ def searched_row(parser, untrusted, transcript, clip) -> dict:
     return {"search_acted": found.source == "grammar" and found.intent is not None, "search_right": right(found, clip),
             "search_sentence": sentence, "search_support": support, "search_heard_support": heard, "search_margin": transcript.domain_margin,
             "search_flip": bool((set(sentence.split()) - set(transcript.text.split())) & ACTION_WORDS),
-            "search_likeness": phrase_similarity(sentence, transcript.text)}
+            "search_likeness": phrase_similarity(sentence, transcript.text),
+            "search_overrules": untrusted.intent is not None and overruled(parser, untrusted, transcript, sentence, support).intent is None}
 
 
 def search_passes(r: dict, least: float | None, gap: float, margin: float, likeness: float) -> bool:
@@ -310,7 +313,7 @@ def calibrate(rows: list[dict]) -> dict:
         found = [r for r in sure if search_passes(r, least, gap, margin, likeness)]
         taken = {id(r) for r in found}
         searched = (sum(r["search_right"] for r in found), len(found) - sum(r["search_right"] for r in found))
-        acted = [r for r in sure if r["untrusted_acted"] and id(r) not in taken]
+        acted = [r for r in sure if r["untrusted_acted"] and id(r) not in taken and not r.get("search_overrules")]
         by_kind = {k: [r for r in acted if kind(r) == k] for k in ("exact", "repaired", "model")}
         exact = frontier([(*counted([r for r in by_kind["exact"] if r["asr_confidence"] >= g]), {"grammar": g}) for g in grid])
         if any(r.get("support_gap") is not None for r in by_kind["repaired"]):  # the engine scores sentences: the audio judges

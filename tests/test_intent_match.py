@@ -180,3 +180,19 @@ def test_far_misses_are_not_repaired(grammar, text):
 def test_action_words_are_never_put_in(grammar):
     """A missing "on" or "off" is not guessed: only small words ("a", "of", "the") may be put in."""
     assert all("+on" not in m.edits and "+off" not in m.edits for m in grammar.repair("turn the kitchen light"))
+
+
+def test_the_coffee_example_domain_understands_its_orders():
+    """examples/coffee: one intent, seven lists, in several orders; synonyms resolve to their values."""
+    from pathlib import Path
+
+    grammar = Grammar(load_domain(Path(__file__).resolve().parents[1] / "examples" / "coffee"))
+    for text, values in [
+        ("can i get a large iced latte with oat milk and a little sugar please",
+         {"size": "large", "temperature": "iced", "drink": "latte", "milk": "oat milk", "sugar": "a bit of sugar"}),
+        ("an expresso please", {"drink": "espresso"}),
+        ("i'll take a big double shot flat white with skimmed milk", {"size": "large", "shots": "double shot", "drink": "flat white", "milk": "skim milk"}),
+        ("a mocha two sugars regular no milk", {"drink": "mocha", "sugar": "two sugars", "size": "medium", "milk": "no milk"}),
+    ]:
+        [match] = grammar.match(text)
+        assert match.intent == "OrderDrink" and {b.slot: b.value for b in match.bindings} == values, text

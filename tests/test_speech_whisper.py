@@ -18,7 +18,7 @@ from assistant.intents.match import Grammar  # noqa: E402
 from assistant.speech.audio import Audio, load_audio, resample  # noqa: E402
 from assistant.speech.constrained import ConstrainedDecoder, Lattice  # noqa: E402
 from assistant.speech.engines import choose, find_engines, load_recognizer, package_language  # noqa: E402
-from assistant.speech.pipeline import Pipeline, search_doubt, searched, transcribe  # noqa: E402
+from assistant.speech.pipeline import Pipeline, overruled, search_doubt, searched, transcribe  # noqa: E402
 from assistant.speech.recognizer import Trust  # noqa: E402
 from assistant.speech.whisper_decoder import State  # noqa: E402
 
@@ -44,6 +44,23 @@ def test_vosk_packages_name_their_language():
 def test_the_domain_prompt_names_the_domain(recognizer):
     assert recognizer.modes() == ["domain", "free"]
     assert "kitchen" in recognizer.prompt and len(recognizer.prompt) < 700
+
+
+def test_a_small_domain_s_prompt_names_every_value():
+    """Whisper is steered toward the values its prompt names: a small domain's prompt names them all (and their
+    synonyms) and gives the sentences the room left; a large one's still starts with sentences."""
+    from pathlib import Path
+
+    from assistant.speech.whisper_engine import PROMPT_CHARS, domain_prompt
+
+    root = Path(__file__).resolve().parents[1]
+    coffee = load_domain(root / "examples" / "coffee")
+    prompt = domain_prompt(coffee)
+    named = {name.split(". ")[-1].strip(" .") for name in prompt.split(",")}
+    assert {v.value for t in coffee.slot_types.values() for v in t.values} <= named and {"skimmed milk", "expresso"} <= named
+    assert len(prompt) <= PROMPT_CHARS and prompt[0].isupper() and ". " in prompt
+    home = domain_prompt(load_domain(root / "intents"))
+    assert len(home) <= PROMPT_CHARS and home.count(". ") >= 7  # eight sentences, then as many values as fit
 
 
 def test_a_spoken_command_is_understood_through_the_pipeline(recognizer, tiny_parser, tmp_path):
@@ -84,6 +101,22 @@ def test_the_audio_judges_which_sentence_was_said(recognizer, tmp_path):
     said, flipped, other = transcript.support(["turn off the kitchen lights", "turn on the kitchen lights", "what time is it"])
     assert said > flipped and said > other + 2.0
     assert transcript.model_copy().support(["turn off the kitchen lights"]) == [said]  # kept through copies (`shifted`)
+
+
+def test_a_repair_the_audio_contradicts_is_not_acted_on(recognizer, tiny_parser, tmp_path):
+    """What was heard, put right into a command (`repair`), is not acted on when the search found a command of
+    another meaning that the audio supports better, even one the search's own bars did not act on."""
+    put_right = tiny_parser.parse("turn of the kitchen lights", repair=True)
+    assert put_right.intent.name == "LightsOff" and put_right.repair.sentence == "turn off the kitchen lights"
+    for said, kept in (("turn on the kitchen lights", False), ("turn off the kitchen lights", True)):
+        transcript = transcribe(recognizer, load_audio(speak(said, tmp_path / "k.wav")))
+        found = "turn on the kitchen lights"
+        result = overruled(tiny_parser, put_right, transcript, found, transcript.support([found])[0])
+        assert (result is put_right) == kept, said
+        if not kept:
+            assert result.intent is None and result.rejected_by == "low_asr_confidence" and "which means something else" in result.warnings[-1]
+    # a sentence of the same meaning never overrules, however much better the audio supports it
+    assert overruled(tiny_parser, put_right, transcript, "switch off the kitchen lights", 0.0) is put_right
 
 
 def encoded(recognizer, path):

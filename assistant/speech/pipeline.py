@@ -148,13 +148,16 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
     """`parsed`, or the sentence of the templates the engine found in the audio (`Transcript.domain_sentence`) when
     the transcript is no sentence of the templates word for word and the audio supports that sentence well enough
     (`search_doubt`). The result then reads the sentence, and its `repair` says how it differs from what was
-    heard; otherwise what was heard is parsed as usual (a command the templates do not say goes to the model)."""
+    heard; otherwise what was heard is parsed as usual (a command the templates do not say goes to the model),
+    unless the audio overrules its repair (`overruled`)."""
     sentence = transcript.domain_sentence
     if not sentence or rules.search is None or parsed.source == "grammar" and parsed.repair is None:
         return parsed
     scores = transcript.support([sentence, transcript.text])
-    if scores is None or search_doubt(sentence, transcript.text, scores[0], scores[1], rules, transcript.domain_margin) is not None:
+    if scores is None:
         return parsed
+    if search_doubt(sentence, transcript.text, scores[0], scores[1], rules, transcript.domain_margin) is not None:
+        return overruled(parser, parsed, transcript, sentence, scores[0])
     found = parser.parse(sentence)
     if found.source != "grammar" or found.intent is None:
         return parsed
@@ -162,6 +165,23 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
     edits = [f"+{' '.join(meant[c:d])}" if a == b else f"-{' '.join(heard[a:b])}" if c == d else
              f"{' '.join(heard[a:b])}->{' '.join(meant[c:d])}" for kind, a, b, c, d in Levenshtein.opcodes(heard, meant).as_list() if kind != "equal"]
     return found.model_copy(update={"repair": Repair(cost=float(Levenshtein.distance(heard, meant)), edits=edits, sentence=sentence)})
+
+
+def overruled(parser: Parser, parsed: ParseResult, transcript: Transcript, sentence: str, support: float) -> ParseResult:
+    """`parsed`, or "not understood" when it is a near miss put right into a sentence that the audio supports less
+    well than `sentence`, the domain's sentence the search found (and did not act on), which means something
+    else. Whisper writes "in two sugars with no milk" where "and two sugars with whole milk" was said and the audio
+    cannot tell "no" from "whole" well enough for the search to act: the repair must not act on "no milk" either."""
+    if parsed.source != "grammar" or parsed.intent is None or parsed.repair is None or not parsed.repair.sentence:
+        return parsed
+    if meaning(parser.parse(sentence)) == meaning(parsed) or transcript.support([parsed.repair.sentence])[0] >= support:
+        return parsed
+    return not_understood(parsed, f"the audio supports \"{sentence}\" better than \"{parsed.repair.sentence}\", which means something else")
+
+
+def meaning(result: ParseResult) -> tuple:
+    """What a result would have done: its intent and each slot's value."""
+    return result.intent.name if result.intent else None, frozenset((e.slot, repr(e.value)) for e in result.entities)
 
 
 def search_doubt(sentence: str, heard: str, support: float, heard_support: float, rules: Trust, margin: float | None = None) -> str | None:
@@ -199,8 +219,11 @@ def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | 
     if parsed.intent is None or recognizer is None or not transcript.words:
         return parsed
     why = doubt(parsed, transcript, getattr(recognizer, "trust", Trust()))
-    if why is None:
-        return parsed
+    return parsed if why is None else not_understood(parsed, why)
+
+
+def not_understood(parsed: ParseResult, why: str) -> ParseResult:
+    """`parsed` answered "didn't catch that", saying why: the recogniser's hearing was too unsure to act on."""
     return parsed.model_copy(update={"intent": None, "entities": [], "in_scope": False, "rejected_by": "low_asr_confidence",
                                      "warnings": [*parsed.warnings, f"didn't catch that: {why}"]})
 
