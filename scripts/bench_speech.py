@@ -2,6 +2,7 @@
 
     python scripts/bench_speech.py                      # 300 commands, writes docs/benchmarks/speech.json and a section of docs/benchmarks.md
     python scripts/bench_speech.py --n 120 --seed 2 --calibrate   # a calibration set: prints each engine's confidence thresholds
+    python scripts/bench_speech.py --fit cal_home.json cal_coffee.json   # thresholds fitted on the dumps of several calibration runs
 
 Commands are sampled from the domain's templates (a seed training never uses)
 and said by 10 voices: espeak-ng (4 variants), flite (kal16, slt, rms, awb)
@@ -386,6 +387,8 @@ def main() -> None:
     parser.add_argument("--vosk-model", help="a Vosk model folder for the vosk engine")
     parser.add_argument("--calibrate", action="store_true", help="print each engine's trust thresholds fitted on these clips; write nothing")
     parser.add_argument("--dump", help="also write every clip's result to this JSON file")
+    parser.add_argument("--fit", nargs="+", metavar="DUMP", help="print each engine's trust thresholds fitted on the clips of these "
+                                                                  "dumps together (calibration runs of several domains); run nothing")
     parser.add_argument("--json", default=str(ROOT / "docs/benchmarks/speech.json"))
     parser.add_argument("--markdown", default=str(ROOT / "docs/benchmarks.md"))
     parser.add_argument("--worker", choices=["pocketsphinx", "vosk", "whisper"], help=argparse.SUPPRESS)
@@ -396,6 +399,13 @@ def main() -> None:
     if args.worker:
         args.engine = args.worker
         worker(args)
+        return
+    if args.fit:
+        rows: dict[str, list[dict]] = defaultdict(list)
+        for dump in args.fit:
+            for engine in json.loads(Path(dump).read_text()):
+                rows[engine["engine"]] += engine["rows"]
+        print(json.dumps({engine: calibrate(kept) for engine, kept in rows.items()}, indent=2))
         return
 
     from assistant.config import load_settings

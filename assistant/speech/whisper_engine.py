@@ -77,7 +77,7 @@ def domain_prompt(domain, limit: int = PROMPT_CHARS, phrases: list[str] | None =
     parts, size = [], 0
     for sentence in sentences[:8]:
         if room is not None and size + len(sentence) + 2 > room:
-            break
+            continue  # a shorter one may still fit
         parts.append(sentence.capitalize() + ".")
         size += len(sentence) + 2
     if room is not None:
