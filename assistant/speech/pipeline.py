@@ -172,11 +172,20 @@ def overruled(parser: Parser, parsed: ParseResult, transcript: Transcript, sente
     well than `sentence`, the domain's sentence the search found (and did not act on), which means something
     else. Whisper writes "in two sugars with no milk" where "and two sugars with whole milk" was said and the audio
     cannot tell "no" from "whole" well enough for the search to act: the repair must not act on "no milk" either."""
-    if parsed.source != "grammar" or parsed.intent is None or parsed.repair is None or not parsed.repair.sentence:
+    repaired = put_right(parsed)
+    if repaired is None or parsed.intent is None:
         return parsed
-    if meaning(parser.parse(sentence)) == meaning(parsed) or transcript.support([parsed.repair.sentence])[0] >= support:
+    if meaning(parser.parse(sentence)) == meaning(parsed) or transcript.support([repaired])[0] >= support:
         return parsed
-    return not_understood(parsed, f"the audio supports \"{sentence}\" better than \"{parsed.repair.sentence}\", which means something else")
+    return not_understood(parsed, f"the audio supports \"{sentence}\" better than \"{repaired}\", which means something else")
+
+
+def put_right(parsed: ParseResult) -> str | None:
+    """The sentence of the templates a near miss was put right into, for an answer of the grammar that is one;
+    None for a sentence heard word for word or the model's answer."""
+    if parsed.source != "grammar" or parsed.repair is None:
+        return None
+    return parsed.repair.sentence or None
 
 
 def meaning(result: ParseResult) -> tuple:
@@ -208,9 +217,10 @@ def search_doubt(sentence: str, heard: str, support: float, heard_support: float
 def support_gap(parsed: ParseResult, transcript: Transcript) -> float | None:
     """For a near miss put right: how much worse the audio supports the sentence it was taken for than what the
     recogniser heard (0: as well; negative: worse), when the engine can score sentences; else None."""
-    if parsed.source != "grammar" or parsed.repair is None or not parsed.repair.sentence:
+    repaired = put_right(parsed)
+    if repaired is None:
         return None
-    scores = transcript.support([parsed.repair.sentence, transcript.text])
+    scores = transcript.support([repaired, transcript.text])
     return None if scores is None else scores[0] - scores[1]
 
 
