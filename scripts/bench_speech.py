@@ -176,6 +176,7 @@ def worker(args) -> None:
     """Every clip through one engine, as the product runs it; one JSON line of per-clip results."""
     from assistant.config import load_settings
     from assistant.speech.audio import Audio, load_audio
+    from assistant.speech.engines import load_second
     from assistant.speech.pipeline import ACTION_WORDS, support_gap
     from assistant.speech.service import Service, SpeechOptions
 
@@ -183,10 +184,11 @@ def worker(args) -> None:
     settings = load_settings(str(ROOT / "config.toml"))
     settings.nlu.model = Path(args.model)
     started = time.perf_counter()
-    service = Service(settings, SpeechOptions(required=True, engine=args.engine, vosk_model=args.vosk_model, mode="domain"))
+    service = Service(settings, SpeechOptions(required=True, engine=args.engine, vosk_model=args.vosk_model, mode="domain", second="none"))
     pipeline = service.start().pipeline
     load_s = time.perf_counter() - started
     recognizer = pipeline.recognizer
+    second = load_second(settings, recognizer, pipeline.parser.domain, None, pipeline.parser.folder)
     rows = []
     for clip in clips:
         audio = load_audio(clip["wav"])
@@ -195,7 +197,7 @@ def worker(args) -> None:
             stream.feed(Audio(audio.samples[start : start + 1600], audio.rate))
         result = stream.finish()
         untrusted = pipeline.parser.parse(result.asr.text, repair=True)
-        search = searched_row(pipeline.parser, untrusted, result.asr, clip)
+        search = searched_row(pipeline.parser, untrusted, result.asr, clip, recognizer.trust)
         actions = [w.confidence for w in result.asr.words if w.word in ACTION_WORDS]
         rows.append({"index": clip["index"], "intent": clip["intent"], "values": clip["values"], "phrases": clip["phrases"],
                      "nlu_confidence": untrusted.intent.confidence if untrusted.intent else None, "oos_score": untrusted.oos_score,
@@ -206,13 +208,13 @@ def worker(args) -> None:
                      "asr_confidence": result.asr.confidence, "action_confidence": min(actions) if actions else None,
                      "untrusted_right": right(untrusted, clip), "untrusted_acted": untrusted.intent is not None,
                      "source": untrusted.source, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0,
-                     "support_gap": support_gap(untrusted, result.asr), **search})
+                     "support_gap": support_gap(untrusted, result.asr), **search, **second_row(pipeline.parser, result, audio, clip, second)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"engine": recognizer.engine, "model": recognizer.model, "load_s": round(load_s, 2), "peak_rss_mb": round(peak, 1),
-                      "rows": rows}))
+                      "second": second.engine if second is not None else None, "second_model": second.model if second is not None else None, "rows": rows}))
 
 
-def searched_row(parser, untrusted, transcript, clip) -> dict:
+def searched_row(parser, untrusted, transcript, clip, rules) -> dict:
     """What the calibration needs of the domain's sentence found in the audio (`pipeline.searched`): whether it
     would be consulted and parse, whether it is right, its support and that of what was heard, its likeness to it,
     and whether, not acted on, it overrules the repair of what was heard (`pipeline.overruled`)."""
@@ -229,7 +231,43 @@ def searched_row(parser, untrusted, transcript, clip) -> dict:
             "search_sentence": sentence, "search_support": support, "search_heard_support": heard, "search_margin": transcript.domain_margin,
             "search_flip": bool((set(sentence.split()) - set(transcript.text.split())) & ACTION_WORDS),
             "search_likeness": phrase_similarity(sentence, transcript.text),
-            "search_overrules": untrusted.intent is not None and overruled(parser, untrusted, transcript, sentence, support).intent is None}
+            "search_overrules": untrusted.intent is not None and overruled(parser, untrusted, transcript, sentence, support, rules, transcript.domain_margin).intent is None}
+
+
+def second_row(parser, result, audio, clip, second) -> dict:
+    """For a command the engine was too unsure of, what the second engine makes of it (`pipeline.second_opinion`,
+    step by step): what it heard and how sure it was, for the fit of its bars, whether the first engine's audio
+    contradicts it, and whether it would be taken, right, and at what cost."""
+    from assistant.intents.match import ACTION_WORDS
+    from assistant.speech.pipeline import contradicted, second_trust, transcribe, trust
+
+    if second is None or result.rejected_by != "low_asr_confidence" or not result.asr.text:
+        return {}
+    started = time.perf_counter()
+    other = transcribe(second, audio, "domain")
+    untrusted = parser.parse(other.text, repair=True)
+    answer = trust(untrusted, other, second, second_trust(second))
+    against = contradicted(parser, untrusted, result, result.asr) is not None if untrusted.intent is not None else False
+    taken = answer.intent is not None and not against
+    actions = [w.confidence for w in other.words if w.word in ACTION_WORDS]
+    return {"second": {"transcript": other.text, "asr_confidence": other.confidence, "action_confidence": min(actions) if actions else None,
+                       "nlu_confidence": untrusted.intent.confidence if untrusted.intent else None, "source": untrusted.source,
+                       "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0, "untrusted_right": right(untrusted, clip),
+                       "untrusted_acted": untrusted.intent is not None, "contradicted": against, "taken": taken,
+                       "right": taken and right(answer, clip), "ms": round((time.perf_counter() - started) * 1000, 2)}}
+
+
+def with_second(engine: dict) -> dict:
+    """The engine's clips as the product answers them with its second engine (`speech.second_engine`): a command
+    the first was too unsure of is the second's when it takes it."""
+    rows = []
+    for r in engine["rows"]:
+        s = r.get("second")
+        if s is not None:
+            r = {**r, "accepted": r["accepted"] or s["right"], "wrong": r["wrong"] or s["taken"] and not s["right"],
+                 "latency_ms": r["latency_ms"] + s["ms"]}
+        rows.append(r)
+    return {**engine, "engine": f"{engine['engine']}+{engine['second']}", "model": f"{engine['model']}, then {engine['second_model']}", "rows": rows}
 
 
 def search_passes(r: dict, least: float | None, gap: float, margin: float, likeness: float) -> bool:
@@ -266,7 +304,7 @@ MAX_WRONG = 0.02
 """Share of the calibration clips the fitted thresholds may act on wrongly: being asked again beats the wrong light going off."""
 
 
-def calibrate(rows: list[dict]) -> dict:
+def calibrate(rows: list[dict], allowed: float | None = None) -> dict | None:
     """The engine's `Trust` thresholds that keep the most right answers while acting wrongly on at most `MAX_WRONG`
     of these (calibration) clips: one bar for sentences of the templates, one (and a cost ceiling) for near misses
     put right, one for the model's answers, one for the words that decide the action, and where the engine searches
@@ -283,7 +321,7 @@ def calibrate(rows: list[dict]) -> dict:
     grid = [round(float(x), 2) for x in np.arange(0.0, 0.96, 0.05)]
     costs = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
     gaps = [float("-inf")] + [round(float(x), 2) for x in np.arange(0.0, 3.01, 0.1)]  # -inf: no near miss acted on
-    allowed = MAX_WRONG * len(rows)
+    allowed = MAX_WRONG * len(rows) if allowed is None else allowed
 
     def kind(r) -> str:
         return "model" if r["source"] != "grammar" else "repaired" if r["repair_cost"] else "exact"
@@ -332,8 +370,33 @@ def calibrate(rows: list[dict]) -> dict:
                     if wrong <= allowed and (best is None or (right, -wrong) > (best[0], -best[1])):
                         best = (right, wrong, {**a[2], **b[2], **c[2], "action": action, "search": least, "search_gap": gap, "search_margin": margin,
                                          "search_likeness": likeness})
+    if best is None:
+        return None
     right, wrong, trust = best
     return {"trust": trust, "right": right, "wrong": wrong, "right_untrusted": sum(r["untrusted_right"] for r in rows), "clips": len(rows)}
+
+
+def calibrate_with_second(rows: list[dict]) -> dict:
+    """The bars of the engine and of its second engine (`pipeline.second_opinion`) together: the most right answers
+    for at most `MAX_WRONG` of the clips acted on wrongly by either. The first engine's bars are fitted for a few
+    wrong answers fewer than the whole budget, and the second's on the commands the first declined with what is
+    left; the best split wins. (What the second engine heard is known only for the commands the first declined
+    under its present bars, so a tighter first engine's gain from the second is undercounted: the split leans to
+    the first engine.)"""
+    total = MAX_WRONG * len(rows)
+    consulted = [r["second"] for r in rows if r.get("second")]
+    heard = [{"untrusted_right": s["untrusted_right"], "untrusted_acted": s["untrusted_acted"] and not s["contradicted"], "source": s["source"],
+              "repair_cost": s["repair_cost"], "asr_confidence": s["asr_confidence"], "nlu_confidence": s["nlu_confidence"] or 0.0,
+              "action_confidence": s["action_confidence"], "support_gap": None} for s in consulted]
+    best = None
+    for allowed in range(int(total), max(int(total) - 8, 0), -1):
+        first = calibrate(rows, allowed)
+        second = calibrate(heard, total - first["wrong"]) if first is not None else None
+        if second is not None and (best is None or first["right"] + second["right"] > best["right"]):
+            best = {"trust": first["trust"], "second_trust": {k: v for k, v in second["trust"].items() if not k.startswith("search")},
+                    "right": first["right"] + second["right"], "wrong": first["wrong"] + second["wrong"], "right_first": first["right"],
+                    "consulted": len(consulted), "clips": len(rows)}
+    return best or calibrate(rows)
 
 
 def report(engines: list[dict], meta: dict) -> tuple[dict, str]:
@@ -345,7 +408,9 @@ def report(engines: list[dict], meta: dict) -> tuple[dict, str]:
              f"(babble of other voices or pink noise, scaled to the speech's active power): {meta['clips']} clips per engine. "
              "Each engine runs the product's path (audio in 100 ms chunks, near-miss repair, trust: near misses judged by the audio "
              "where the engine can score sentences, Whisper; Whisper also searches the audio for the domain's best sentence and "
-             "acts on it when the audio supports it well enough). *accepted*: the intent and every "
+             "acts on it when the audio supports it well enough). *whisper+pocketsphinx* is Whisper as the product runs it by "
+             "default: pocketsphinx hears again the commands Whisper declined (`speech.second_engine`), and its latency counts "
+             "both. *accepted*: the intent and every "
              "canonical value right; *wrong*: acted on with a wrong intent or value (the rest is answered \"not understood\"); "
              "*ASR ceiling*: transcripts holding every slot phrase; *NLU share*: accepted among those; latency from the end of "
              "the audio to the intent. The machine is shared with other work: times are upper bounds.", ""]
@@ -402,10 +467,13 @@ def main() -> None:
         return
     if args.fit:
         rows: dict[str, list[dict]] = defaultdict(list)
+        seconds: dict[str, str | None] = {}
         for dump in args.fit:
             for engine in json.loads(Path(dump).read_text()):
                 rows[engine["engine"]] += engine["rows"]
-        print(json.dumps({engine: calibrate(kept) for engine, kept in rows.items()}, indent=2))
+                seconds[engine["engine"]] = engine.get("second") or seconds.get(engine["engine"])
+        print(json.dumps({engine: calibrate(kept) for engine, kept in rows.items()} |
+                         {f"{engine}+{seconds[engine]}": calibrate_with_second(kept) for engine, kept in rows.items() if seconds.get(engine)}, indent=2))
         return
 
     from assistant.config import load_settings
@@ -440,8 +508,10 @@ def main() -> None:
     if args.dump:
         Path(args.dump).write_text(json.dumps(engines))
     if args.calibrate:
-        print(json.dumps({e["engine"]: calibrate(e["rows"]) for e in engines}, indent=2))
+        print(json.dumps({e["engine"]: calibrate(e["rows"]) for e in engines} |
+                         {f"{e['engine']}+{e['second']}": calibrate_with_second(e["rows"]) for e in engines if e.get("second")}, indent=2))
         return
+    engines += [with_second(e) for e in engines if e.get("second")]
     meta = {"commands": len(items), "clips": len(clips), "seed": args.seed, "nlu_model": model.name, "machine": machine(),
             "date": time.strftime("%Y-%m-%d"), "command": "python scripts/bench_speech.py " + " ".join(sys.argv[1:])}
     data, section = report(engines, meta)

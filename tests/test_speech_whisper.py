@@ -18,7 +18,7 @@ from assistant.intents.match import Grammar  # noqa: E402
 from assistant.speech.audio import Audio, load_audio, resample  # noqa: E402
 from assistant.speech.constrained import ConstrainedDecoder, Lattice  # noqa: E402
 from assistant.speech.engines import choose, find_engines, load_recognizer, package_language  # noqa: E402
-from assistant.speech.pipeline import Pipeline, overruled, search_doubt, searched, transcribe  # noqa: E402
+from assistant.speech.pipeline import Pipeline, contradicted, not_understood, overruled, search_doubt, searched, second_opinion, transcribe  # noqa: E402
 from assistant.speech.recognizer import Trust  # noqa: E402
 from assistant.speech.whisper_decoder import State  # noqa: E402
 
@@ -111,12 +111,69 @@ def test_a_repair_the_audio_contradicts_is_not_acted_on(recognizer, tiny_parser,
     for said, kept in (("turn on the kitchen lights", False), ("turn off the kitchen lights", True)):
         transcript = transcribe(recognizer, load_audio(speak(said, tmp_path / "k.wav")))
         found = "turn on the kitchen lights"
-        result = overruled(tiny_parser, put_right, transcript, found, transcript.support([found])[0])
+        result = overruled(tiny_parser, put_right, transcript, found, transcript.support([found])[0], recognizer.trust)
         assert (result is put_right) == kept, said
         if not kept:
             assert result.intent is None and result.rejected_by == "low_asr_confidence" and "which means something else" in result.warnings[-1]
-    # a sentence of the same meaning never overrules, however much better the audio supports it
-    assert overruled(tiny_parser, put_right, transcript, "switch off the kitchen lights", 0.0) is put_right
+    # a sentence of the same meaning does not overrule, however much better the audio supports it, unless the search
+    # found a command of another meaning about as likely as it: then the repair is as unsure as the sentence
+    rules = Trust(search_margin=0.2)
+    assert overruled(tiny_parser, put_right, transcript, "switch off the kitchen lights", 0.0, rules) is put_right
+    assert overruled(tiny_parser, put_right, transcript, "switch off the kitchen lights", 0.0, rules, margin=0.5) is put_right
+    unsure = overruled(tiny_parser, put_right, transcript, "switch off the kitchen lights", 0.0, rules, margin=0.1)
+    assert unsure.intent is None and "nearly as likely" in unsure.warnings[-1]
+
+
+def test_the_search_weighs_an_action_word_against_its_rivals(recognizer, tiny_parser, tmp_path):
+    """A beam keeps the words whose first token Whisper likes best, so the opposite of an action word may be pruned
+    before its end and the search's margin measured against some other command. Each sentence found is scored
+    against the sentences of the templates that say another action word in its place and mean something else:
+    even a beam of one knows how much better "off" sounds than "on" in the audio."""
+    narrow = ConstrainedDecoder(recognizer._search.decoder, recognizer._tokenizer, tiny_parser.grammar, beam=1, width=1)
+    for said, rival in (("turn off the kitchen lights", "turn on the kitchen lights"), ("turn on the kitchen lights", "turn off the kitchen lights")):
+        transcript = transcribe(recognizer, load_audio(speak(said, tmp_path / "a.wav")))
+        found = narrow.decode(encoded(recognizer, tmp_path / "a.wav"))
+        assert found.sentence == said and found.margin is not None and found.margin > 0, said
+        assert transcript.support([said])[0] > transcript.support([rival])[0]
+
+
+def test_a_command_whisper_was_unsure_of_is_heard_again_by_pocketsphinx(recognizer, tiny_parser, tmp_path):
+    """The second engine hears the audio of a command the first declined; its answer, trusted by its own bars
+    and not contradicted by the first engine's audio, is the result, with its transcript and a note of both."""
+    from assistant.speech.sphinx_engine import SphinxRecognizer
+
+    audio = load_audio(speak("turn on the kitchen lights", tmp_path / "on.wav"))
+    transcript = transcribe(recognizer, audio)
+    declined = not_understood(tiny_parser.parse(transcript.text, repair=True), "the recogniser was unsure")
+    answer, heard = second_opinion(tiny_parser, declined, transcript, SphinxRecognizer(tiny_parser.domain), audio)
+    assert answer.intent.name == "LightsOn" and [(e.slot, e.value) for e in answer.entities] == [("room", "kitchen")]
+    assert heard.engine == "pocketsphinx" and "pocketsphinx heard" in answer.warnings[-1]
+    # a stream keeps the audio it was fed for the second engine, only when there is one
+    for second, kept in ((SphinxRecognizer(tiny_parser.domain), True), (None, False)):
+        stream = Pipeline(recognizer, tiny_parser, second=second).stream()
+        stream.feed(audio)
+        assert (stream.kept is not None and len(b"".join(stream.kept)) > 0) == kept
+        stream.close()
+
+
+def test_the_first_engine_s_audio_can_contradict_the_second_engine(recognizer, tiny_parser, tmp_path):
+    """A second engine that heard "on" where the first engine's audio supports "off" better is not acted on; one
+    that heard the same command in other words is."""
+    transcript = transcribe(recognizer, load_audio(speak("turn off the kitchen lights", tmp_path / "off.wav")))
+    first = not_understood(tiny_parser.parse(transcript.text, repair=True), "the recogniser was unsure")
+    flipped = tiny_parser.parse("turn on the kitchen lights")
+    assert "supports \"turn off the kitchen lights\" better" in contradicted(tiny_parser, flipped, first, transcript)
+    assert contradicted(tiny_parser, tiny_parser.parse("switch off the kitchen lights"), first, transcript) is None
+
+
+def test_pocketsphinx_stands_behind_whisper_unless_told_otherwise(recognizer, tiny_parser):
+    from assistant.speech.engines import load_second
+    from assistant.speech.sphinx_engine import SphinxRecognizer
+
+    settings = Settings()
+    assert load_second(settings, recognizer, tiny_parser.domain).engine == "pocketsphinx"
+    assert load_second(settings, recognizer, tiny_parser.domain, "none") is None
+    assert load_second(settings, SphinxRecognizer(tiny_parser.domain), tiny_parser.domain) is None  # no second behind pocketsphinx
 
 
 def encoded(recognizer, path):

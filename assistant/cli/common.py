@@ -30,6 +30,8 @@ def add_model_option(p: argparse.ArgumentParser, what: str = "model folder") -> 
 def add_engine_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
     p.add_argument("--engine", choices=["auto", "vosk", "whisper", "pocketsphinx"], help="speech engine (default: speech.engine from config)")
     p.add_argument("--vosk-model", help="a Vosk model folder or an installed vosk_model_* package name (default: speech.vosk_model)")
+    p.add_argument("--second-engine", choices=["auto", "none", "vosk", "whisper", "pocketsphinx"],
+                   help="engine that hears a command again when the first is too unsure (default: speech.second_engine)")
     if mode:
         p.add_argument("--mode", choices=["domain", "free"], help="domain-biased or free-form recognition (default: speech.mode)")
     add_model_option(p, "NLU model folder")

@@ -21,7 +21,8 @@ def load_service(args: argparse.Namespace, settings: Settings, speech: bool = Tr
     from assistant.speech.service import Service, SpeechOptions
 
     options = SpeechOptions(enabled=speech, required=True, engine=getattr(args, "engine", None),
-                            vosk_model=getattr(args, "vosk_model", None), mode=getattr(args, "mode", None))
+                            vosk_model=getattr(args, "vosk_model", None), mode=getattr(args, "mode", None),
+                            second=getattr(args, "second_engine", None))
     service = Service(settings, options)
     service.start()
     return service

@@ -54,8 +54,8 @@ EXTRA, FILLER, MISSING = 1.0, 0.3, 0.7
 """Cost of passing over an extra word, a filler word ("uh"), and of putting in a missing short word."""
 FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "hmm", "mm", "so", "well", "oh"})
 ACTION_WORDS = frozenset(
-    "on off up down open close start stop lock unlock pause resume play mute unmute enable disable increase decrease raise lower "
-    "louder quieter softer brighter dimmer warmer cooler hotter colder higher cancel".split())
+    "on off up down open close start stop lock unlock pause unpause resume play mute unmute enable disable activate deactivate "
+    "increase decrease raise lower louder quieter softer brighter dimmer brighten dim warmer cooler hotter colder higher cancel".split())
 """Words that decide what an action does: one is never repaired into another ("decrease" heard is not "increase"
 meant), and heard unsure they must not flip an action silently (`speech.pipeline.trust`)."""
 HESITATIONS = frozenset({"uh", "um", "er", "erm", "hmm", "mm"})

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.intents.builtins import BUILTINS, DEFAULT_RANGES
-from assistant.intents.match import VALUE, Grammar, most_specific
+from assistant.intents.match import ACTION_WORDS, VALUE, Grammar, most_specific
 from assistant.intents.spoken import spoken
 from assistant.speech.whisper_decoder import Decoder, State
 from assistant.text import tokens
@@ -177,6 +177,8 @@ class Hypothesis:
     state: State
     next: np.ndarray
     """Log-probabilities of the token after it (over the search's vocabulary)."""
+    pieces: tuple[str, ...] = ()
+    """Its words and punctuation marks in order, as the tokens write them (to write a word of it otherwise)."""
     mark: str = ""
     """The punctuation mark it ends with, if any: Whisper writes "What's the day today? Thanks a lot." and the
     sentence of the templates is the same words; after a full stop the next word is capitalised."""
@@ -221,15 +223,16 @@ class ConstrainedDecoder:
         decoder, column, eot = self.decoder, self._column, self.tokenizer.eot
         audio = decoder.audio(np.asarray(encoded))
         states, rows = decoder.step(audio, [State()], [self._start], self._projection)
-        live = [Hypothesis((), (), self.lattice.start(), 0.0, states[0], rows[0][-1])]
-        done: list[tuple[float, tuple[str, ...]]] = []
+        start = Hypothesis((), (), self.lattice.start(), 0.0, states[0], rows[0][-1])
+        live = [start]
+        done: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
         for _ in range(MAX_ROUNDS):
             options: dict[tuple[int, ...], tuple[float, Hypothesis, str, tuple[int, ...], frozenset]] = {}
             for h in live:
                 if h.words and h.mark in ("", *ENDINGS) and self.lattice.accepts(h.positions):
                     end = float(h.next[column[eot]])
                     if end + h.mark_score >= LEAST_ENDING:
-                        done.append(((h.score + end) / (len(h.tokens) + 1), h.words))
+                        done.append(((h.score + end) / (len(h.tokens) + 1), h.words, h.pieces))
                 scored = []
                 for word, after in self.lattice.next(h.positions).items():
                     tokens = self.tokens(word, not h.words or h.mark in ENDINGS)
@@ -262,15 +265,48 @@ class ConstrainedDecoder:
             for (score, h, word, tokens, after), state, r in zip(chosen, states, rows):
                 rest = sum(float(r[k, column[t]]) for k, t in enumerate(tokens[1:]))
                 mark = word if word in self._marks else ""
-                live.append(Hypothesis(h.tokens + tokens, h.words if mark else h.words + (word,), after, score + rest, state, r[-1], mark,
-                                       score - h.score if mark else 0.0))
+                live.append(Hypothesis(h.tokens + tokens, h.words if mark else h.words + (word,), after, score + rest, state, r[-1],
+                                       h.pieces + (word,), mark, score - h.score if mark else 0.0))
         if not done:
             return None
         done.sort(key=lambda d: -d[0])
-        mean, words = done[0]
+        done = sorted(done + self._contrasts(audio, start, *done[0][1:]), key=lambda d: -d[0])
+        mean, words, _ = done[0]
         meaning = self._meaning(words)
-        other = next((m for m, w in done[1:] if w != words and self._meaning(w) != meaning), None)
+        other = next((m for m, w, _ in done[1:] if w != words and self._meaning(w) != meaning), None)
         return Found(" ".join(words), mean, None if other is None else mean - other)
+
+    def _contrasts(self, audio, start: Hypothesis, words: tuple[str, ...], pieces: tuple[str, ...]):
+        """The sentences of the templates that say another action word in place of one of `words` and mean
+        something else ("turn off the light" for "turn on the light", "unpause" for "pause"), scored as the search
+        scores (with the same punctuation). The beam keeps the words whose first token Whisper likes best, so the
+        opposite of an action word is easily pruned early on, and the margin would then be measured against some
+        other command; a polarity word must instead stand out against its rivals in the audio itself."""
+        meaning = self._meaning(words)
+        rivals = []
+        for k, piece in enumerate(pieces):
+            if piece not in ACTION_WORDS:
+                continue
+            for other in sorted(ACTION_WORDS - {piece}):
+                changed = pieces[:k] + (other,) + pieces[k + 1 :]
+                said = tuple(p for p in changed if p not in self._marks)
+                means = self._meaning(said)
+                if means and means != meaning and said not in [r[0] for r in rivals]:
+                    rivals.append((said, changed))
+        if not rivals:
+            return []
+        column, eot, sequences = self._column, self.tokenizer.eot, []
+        for _, changed in rivals:
+            tokens: list[int] = []
+            for j, piece in enumerate(changed):
+                tokens += [self._marks[piece]] if piece in self._marks else self.tokens(piece, j == 0 or changed[j - 1] in ENDINGS)
+            sequences.append(tokens)
+        _, rows = self.decoder.step(audio, [start.state] * len(sequences), sequences, self._projection)
+        out = []
+        for (said, changed), tokens, r in zip(rivals, sequences, rows):
+            score = float(start.next[column[tokens[0]]]) + sum(float(r[k, column[t]]) for k, t in enumerate(tokens[1:])) + float(r[-1, column[eot]])
+            out.append((score / (len(tokens) + 1), said, changed))
+        return out
 
     def says(self, text: str) -> bool:
         """Whether `text` is a sentence of the templates with one meaning: the parser answers it from the grammar

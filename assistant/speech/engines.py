@@ -209,3 +209,23 @@ def prepare(folder: Path, settings: Settings) -> None:
 
     domain = Domain.model_validate_json((Path(folder) / DOMAIN).read_bytes())
     load_recognizer(settings, domain, "pocketsphinx", folder=folder)
+
+
+def load_second(settings: Settings, first: Recognizer, domain=None, engine: str | None = None, folder: Path | None = None) -> Recognizer | None:
+    """The engine that hears a command again when `first` was too unsure to act (`pipeline.second_opinion`), or None.
+
+    "auto" puts pocketsphinx behind Whisper in English: the two err apart (Whisper writes "veranda" as "for
+    ender", pocketsphinx hears it; pocketsphinx loses what Whisper keeps in noise), and pocketsphinx costs a tenth
+    of Whisper's time, spent only on the commands Whisper did not act on. An engine named that does not load is
+    logged and left out: the first engine serves alone.
+    """
+    wanted = engine or settings.speech.second_engine
+    if wanted == "auto":
+        wanted = "pocketsphinx" if first.engine == "whisper" and first.language == "en" else "none"
+    if wanted in ("none", first.engine):
+        return None
+    try:
+        return load_recognizer(settings, domain, wanted, None, folder)
+    except SpeechError as e:
+        (log.info if (engine or settings.speech.second_engine) == "auto" else log.warning)("no second engine: %s", e)
+        return None

@@ -66,9 +66,12 @@ class Pipeline:
     without end behind clients that may never finish.
     """
 
-    def __init__(self, recognizer: Recognizer | None, parser: Parser, mode: Mode | None = None, max_streams: int = 4):
+    def __init__(self, recognizer: Recognizer | None, parser: Parser, mode: Mode | None = None, max_streams: int = 4,
+                 second: Recognizer | None = None):
         self.recognizer = recognizer
         self.parser = parser
+        self.second = second
+        """The engine that hears a command again when `recognizer` was too unsure to act (`second_opinion`)."""
         self.mode = mode
         self.max_streams = max_streams
         self._slots = threading.BoundedSemaphore(max_streams)
@@ -113,14 +116,20 @@ class Pipeline:
         started = time.perf_counter()
         transcript = self.transcribe(audio, mode)
         asr_ms = (time.perf_counter() - started) * 1000
-        return self.understand(transcript, audio.seconds, asr_ms, started)
+        return self.understand(transcript, audio.seconds, asr_ms, started, audio)
 
-    def understand(self, transcript: Transcript, audio_s: float | None, asr_ms: float | None, since: float) -> RecognizeResult:
-        """Parse a transcript (near misses repaired) and decide whether to trust it; `since` is when the audio ended."""
+    def understand(self, transcript: Transcript, audio_s: float | None, asr_ms: float | None, since: float,
+                   audio: Audio | None = None) -> RecognizeResult:
+        """Parse a transcript (near misses repaired) and decide whether to trust it; `since` is when the audio ended.
+        With the `audio`, a command the recogniser was too unsure of is heard again by the second engine."""
         nlu_started = time.perf_counter()
         rules = getattr(self.recognizer, "trust", Trust())
         parsed = searched(self.parser, self.parser.parse(transcript.text, repair=True), transcript, rules)
         parsed = trust(parsed, transcript, self.recognizer)
+        if self.second is not None and audio is not None and parsed.rejected_by == "low_asr_confidence" and transcript.text:
+            second_started = time.perf_counter()
+            parsed, transcript = second_opinion(self.parser, parsed, transcript, self.second, audio)
+            asr_ms = (asr_ms or 0.0) + (time.perf_counter() - second_started) * 1000
         done = time.perf_counter()
         timings = Timings(audio_s=None if audio_s is None else round(audio_s, 3), asr_ms=None if asr_ms is None else round(asr_ms, 2),
                           nlu_ms=round((done - nlu_started) * 1000, 2), latency_ms=round((done - since) * 1000, 2))
@@ -157,7 +166,7 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
     if scores is None:
         return parsed
     if search_doubt(sentence, transcript.text, scores[0], scores[1], rules, transcript.domain_margin) is not None:
-        return overruled(parser, parsed, transcript, sentence, scores[0])
+        return overruled(parser, parsed, transcript, sentence, scores[0], rules, transcript.domain_margin)
     found = parser.parse(sentence)
     if found.source != "grammar" or found.intent is None:
         return parsed
@@ -167,17 +176,71 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
     return found.model_copy(update={"repair": Repair(cost=float(Levenshtein.distance(heard, meant)), edits=edits, sentence=sentence)})
 
 
-def overruled(parser: Parser, parsed: ParseResult, transcript: Transcript, sentence: str, support: float) -> ParseResult:
-    """`parsed`, or "not understood" when it is a near miss put right into a sentence that the audio supports less
-    well than `sentence`, the domain's sentence the search found (and did not act on), which means something
-    else. Whisper writes "in two sugars with no milk" where "and two sugars with whole milk" was said and the audio
-    cannot tell "no" from "whole" well enough for the search to act: the repair must not act on "no milk" either."""
+def overruled(parser: Parser, parsed: ParseResult, transcript: Transcript, sentence: str, support: float, rules: Trust,
+              margin: float | None = None) -> ParseResult:
+    """`parsed`, or "not understood" when it is a near miss put right and `sentence`, the domain's sentence the
+    search found (and did not act on), says the audio does not bear it out:
+    - the repair means something else, and the audio supports `sentence` better than the sentence it was put right
+      into. Whisper writes "in two sugars with no milk" where "and two sugars with whole milk" was said and the
+      audio cannot tell "no" from "whole" well enough for the search to act: the repair must not act on "no milk";
+    - the repair means what `sentence` means, and the search found a command of another meaning nearly as likely
+      as `sentence` (`margin`): "and pause the video" put right into "pause the video" where "unpause" was said."""
     repaired = put_right(parsed)
     if repaired is None or parsed.intent is None:
         return parsed
-    if meaning(parser.parse(sentence)) == meaning(parsed) or transcript.support([repaired])[0] >= support:
+    if meaning(parser.parse(sentence)) == meaning(parsed):
+        if margin is not None and margin < rules.search_margin:
+            return not_understood(parsed, f"another command sounds nearly as likely as \"{repaired}\" (margin {margin:.2f})")
+        return parsed
+    if transcript.support([repaired])[0] >= support:
         return parsed
     return not_understood(parsed, f"the audio supports \"{sentence}\" better than \"{repaired}\", which means something else")
+
+
+def second_opinion(parser: Parser, parsed: ParseResult, transcript: Transcript, second: Recognizer, audio: Audio
+                   ) -> tuple[ParseResult, Transcript]:
+    """`parsed` (a command the first engine was too unsure of to act on) and its transcript, or the second engine's
+    answer to the same audio and its transcript, when that engine's bars as a second engine trust what it heard
+    (`second_trust`) and the first engine's audio does not contradict it (`contradicted`).
+
+    Two recognisers of different kinds err apart: Whisper writes "for ender lights off" for "veranda lights off",
+    which pocketsphinx, held to the domain's language model, hears; pocketsphinx garbles in noise what Whisper
+    keeps. The second acts only where the first declined, and a sentence it heard that the first engine's audio
+    supports less well than the command the first found (of another meaning) is not acted on: "thermostat to forty
+    two" where Whisper's search found "... fourteen"."""
+    try:
+        other = transcribe(second, audio, transcript.mode if transcript.mode in second.modes() else None)
+    except SpeechError as e:  # busy, or a fault of the second engine: the first answer stands
+        log.warning("the second engine did not hear the command: %s", e)
+        return parsed, transcript
+    answer = trust(parser.parse(other.text, repair=True), other, second, second_trust(second))
+    if answer.intent is None:
+        return parsed, transcript
+    why = contradicted(parser, answer, parsed, transcript)
+    if why is not None:
+        return parsed.model_copy(update={"warnings": [*parsed.warnings, f"{other.engine} heard \"{other.text}\", but {why}"]}), transcript
+    note = f"{transcript.engine} was unsure of \"{transcript.text}\"; {other.engine} heard \"{other.text}\""
+    return answer.model_copy(update={"warnings": [*answer.warnings, note]}), other
+
+
+def second_trust(second: Recognizer) -> Trust:
+    """The bars of an engine hearing again what another declined: its own `second_trust` where it has them (fitted
+    with the first engine's, `bench_speech.py --calibrate`), else its usual ones."""
+    return getattr(second, "second_trust", None) or getattr(second, "trust", Trust())
+
+
+def contradicted(parser: Parser, answer: ParseResult, first: ParseResult, transcript: Transcript) -> str | None:
+    """Why the first engine's audio contradicts the second engine's `answer`, or None: the first
+    engine found a sentence of the templates of another meaning (its search's, its repair's, or what it heard
+    word for word), and its audio supports that sentence better than the one the answer reads."""
+    rival = transcript.domain_sentence or put_right(first) or (transcript.text if first.source == "grammar" else None)
+    if rival is None or meaning(parser.parse(rival)) == meaning(answer):
+        return None
+    said = put_right(answer) or answer.text
+    scores = transcript.support([said, rival])
+    if scores is None or scores[0] >= scores[1]:
+        return None
+    return f"{transcript.engine}'s audio supports \"{rival}\" better than \"{said}\""
 
 
 def put_right(parsed: ParseResult) -> str | None:
@@ -224,11 +287,12 @@ def support_gap(parsed: ParseResult, transcript: Transcript) -> float | None:
     return None if scores is None else scores[0] - scores[1]
 
 
-def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | None) -> ParseResult:
-    """`parsed`, or "not understood" when the recogniser was too unsure of what it heard to act on it."""
+def trust(parsed: ParseResult, transcript: Transcript, recognizer: Recognizer | None, rules: Trust | None = None) -> ParseResult:
+    """`parsed`, or "not understood" when the recogniser was too unsure of what it heard to act on it (by `rules`,
+    default the recogniser's own)."""
     if parsed.intent is None or recognizer is None or not transcript.words:
         return parsed
-    why = doubt(parsed, transcript, getattr(recognizer, "trust", Trust()))
+    why = doubt(parsed, transcript, rules or getattr(recognizer, "trust", Trust()))
     return parsed if why is None else not_understood(parsed, why)
 
 
@@ -280,6 +344,8 @@ class PipelineStream:
         self.padded = False
         self._release = release
         self._resampler: Resampler | None = None
+        self.kept: list[bytes] | None = [] if pipeline.second is not None else None
+        """The audio fed (at the recogniser's rate), for the second engine to hear again; kept only when there is one."""
 
     @property
     def endpoint(self) -> bool:
@@ -298,7 +364,10 @@ class PipelineStream:
         if not self.padded:
             self.stream.feed(bytes(2 * int(recognizer.rate * PAD_SECONDS)))
             self.padded = True
-        partial = self.stream.feed(self._resampler.feed(audio.samples))
+        samples = self._resampler.feed(audio.samples)
+        if self.kept is not None:
+            self.kept.append(samples)
+        partial = self.stream.feed(samples)
         self.asr_ms += (time.perf_counter() - started) * 1000
         self.seconds += audio.seconds
         return partial
@@ -309,7 +378,10 @@ class PipelineStream:
             started = time.perf_counter()
             rate = self.pipeline.recognizer.rate
             if self._resampler is not None:
-                self.stream.feed(self._resampler.feed(np.zeros(0, np.int16), last=True))
+                tail = self._resampler.feed(np.zeros(0, np.int16), last=True)
+                if self.kept is not None:
+                    self.kept.append(tail)
+                self.stream.feed(tail)
             if self.padded:
                 self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
             transcript = self.stream.finish()
@@ -318,7 +390,8 @@ class PipelineStream:
         if self.padded:
             transcript = transcript.shifted(-PAD_SECONDS, self.seconds)
         self.asr_ms += (time.perf_counter() - started) * 1000
-        return self.pipeline.understand(transcript, self.seconds, self.asr_ms, started)
+        audio = None if not self.kept else Audio(np.frombuffer(b"".join(self.kept), dtype="<i2"), rate)
+        return self.pipeline.understand(transcript, self.seconds, self.asr_ms, started, audio)
 
     def close(self) -> None:
         try:

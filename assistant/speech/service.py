@@ -28,7 +28,7 @@ from assistant.nlu import store
 from assistant.nlu.batching import Batcher
 from assistant.nlu.errors import ModelLoadError
 from assistant.nlu.runtime import Parser
-from assistant.speech.engines import load_recognizer
+from assistant.speech.engines import load_recognizer, load_second
 from assistant.speech.pipeline import Pipeline
 from assistant.speech.recognizer import Mode, SpeechError
 
@@ -79,6 +79,8 @@ class SpeechOptions:
     engine: str | None = None
     vosk_model: str | None = None
     mode: Mode | None = None
+    second: str | None = None
+    """The engine that hears a command again when the first is too unsure (default: the settings')."""
 
 
 class Service:
@@ -167,17 +169,21 @@ class Service:
     def load(self, folder: Path) -> Loaded:
         """The pipeline of a resolved model folder; `ModelLoadError` (from the one loader) when it cannot serve."""
         parser = Parser(folder, threads=self.threads or self.settings.nlu.threads or None, threshold=self.settings.nlu.oos_threshold)
-        recognizer, speech = None, "disabled"
+        recognizer, second, speech = None, None, "disabled"
         if self.speech.enabled:
             try:
                 recognizer = load_recognizer(self.settings, parser.domain, self.speech.engine, self.speech.vosk_model, parser.folder)
                 speech = f"{recognizer.engine} {recognizer.model} ({recognizer.language})"
+                second = load_second(self.settings, recognizer, parser.domain, self.speech.second, parser.folder)
+                if second is not None:
+                    speech += f", then {second.engine} {second.model} when unsure"
             except SpeechError as e:
                 if self.speech.required:
                     raise
                 log.warning("speech disabled: %s", e)
                 speech = str(e)
-        pipeline = Pipeline(recognizer, parser, self.speech.mode or self.settings.speech.mode, max_streams=self.settings.speech.max_streams)
+        pipeline = Pipeline(recognizer, parser, self.speech.mode or self.settings.speech.mode, max_streams=self.settings.speech.max_streams,
+                            second=second)
         batcher = Batcher(parser, self.settings.nlu.batch_wait_ms, self.settings.nlu.batch_size, self.settings.nlu.batch_runs)
         return Loaded(version=parser.version, folder=parser.folder, pipeline=pipeline, batcher=batcher, speech=speech)
 
