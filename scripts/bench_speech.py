@@ -239,13 +239,12 @@ def second_row(parser, result, audio, clip, second) -> dict:
     step by step): what it heard and how sure it was, for the fit of its bars, whether the first engine's audio
     contradicts it, and whether it would be taken, right, and at what cost."""
     from assistant.intents.match import ACTION_WORDS
-    from assistant.speech.pipeline import contradicted, second_trust, transcribe, trust
+    from assistant.speech.pipeline import contradicted, hear_again, second_trust, trust
 
     if second is None or result.rejected_by != "low_asr_confidence" or not result.asr.text:
         return {}
     started = time.perf_counter()
-    other = transcribe(second, audio, "domain")
-    untrusted = parser.parse(other.text, repair=True)
+    other, untrusted = hear_again(parser, result.asr, second, audio)
     answer = trust(untrusted, other, second, second_trust(second))
     against = contradicted(parser, untrusted, result, result.asr) is not None if untrusted.intent is not None else False
     taken = answer.intent is not None and not against
@@ -385,9 +384,9 @@ def calibrate_with_second(rows: list[dict]) -> dict:
     the first engine.)"""
     total = MAX_WRONG * len(rows)
     consulted = [r["second"] for r in rows if r.get("second")]
-    heard = [{"untrusted_right": s["untrusted_right"], "untrusted_acted": s["untrusted_acted"] and not s["contradicted"], "source": s["source"],
-              "repair_cost": s["repair_cost"], "asr_confidence": s["asr_confidence"], "nlu_confidence": s["nlu_confidence"] or 0.0,
-              "action_confidence": s["action_confidence"], "support_gap": None} for s in consulted]
+    # the second engine's facts under the keys `calibrate` reads; an answer the first engine's audio contradicts is none
+    heard = [{**s, "untrusted_acted": s["untrusted_acted"] and not s["contradicted"], "nlu_confidence": s["nlu_confidence"] or 0.0,
+              "support_gap": None} for s in consulted]
     best = None
     for allowed in range(int(total), max(int(total) - 8, 0), -1):
         first = calibrate(rows, allowed)

@@ -269,8 +269,7 @@ class ConstrainedDecoder:
                                        h.pieces + (word,), mark, score - h.score if mark else 0.0))
         if not done:
             return None
-        done.sort(key=lambda d: -d[0])
-        done = sorted(done + self._contrasts(audio, start, *done[0][1:]), key=lambda d: -d[0])
+        done = sorted(done + self._contrasts(audio, start, *max(done, key=lambda d: d[0])[1:]), key=lambda d: -d[0])
         mean, words, _ = done[0]
         meaning = self._meaning(words)
         other = next((m for m, w, _ in done[1:] if w != words and self._meaning(w) != meaning), None)
@@ -283,7 +282,7 @@ class ConstrainedDecoder:
         opposite of an action word is easily pruned early on, and the margin would then be measured against some
         other command; a polarity word must instead stand out against its rivals in the audio itself."""
         meaning = self._meaning(words)
-        rivals = []
+        rivals: dict[tuple[str, ...], tuple[str, ...]] = {}  # words said -> with the punctuation
         for k, piece in enumerate(pieces):
             if piece not in ACTION_WORDS:
                 continue
@@ -291,19 +290,19 @@ class ConstrainedDecoder:
                 changed = pieces[:k] + (other,) + pieces[k + 1 :]
                 said = tuple(p for p in changed if p not in self._marks)
                 means = self._meaning(said)
-                if means and means != meaning and said not in [r[0] for r in rivals]:
-                    rivals.append((said, changed))
+                if means and means != meaning:
+                    rivals.setdefault(said, changed)
         if not rivals:
             return []
         column, eot, sequences = self._column, self.tokenizer.eot, []
-        for _, changed in rivals:
+        for changed in rivals.values():
             tokens: list[int] = []
             for j, piece in enumerate(changed):
                 tokens += [self._marks[piece]] if piece in self._marks else self.tokens(piece, j == 0 or changed[j - 1] in ENDINGS)
             sequences.append(tokens)
         _, rows = self.decoder.step(audio, [start.state] * len(sequences), sequences, self._projection)
         out = []
-        for (said, changed), tokens, r in zip(rivals, sequences, rows):
+        for (said, changed), tokens, r in zip(rivals.items(), sequences, rows):
             score = float(start.next[column[tokens[0]]]) + sum(float(r[k, column[t]]) for k, t in enumerate(tokens[1:])) + float(r[-1, column[eot]])
             out.append((score / (len(tokens) + 1), said, changed))
         return out

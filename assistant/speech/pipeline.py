@@ -209,11 +209,11 @@ def second_opinion(parser: Parser, parsed: ParseResult, transcript: Transcript, 
     supports less well than the command the first found (of another meaning) is not acted on: "thermostat to forty
     two" where Whisper's search found "... fourteen"."""
     try:
-        other = transcribe(second, audio, transcript.mode if transcript.mode in second.modes() else None)
+        other, heard = hear_again(parser, transcript, second, audio)
     except SpeechError as e:  # busy, or a fault of the second engine: the first answer stands
         log.warning("the second engine did not hear the command: %s", e)
         return parsed, transcript
-    answer = trust(parser.parse(other.text, repair=True), other, second, second_trust(second))
+    answer = trust(heard, other, second, second_trust(second))
     if answer.intent is None:
         return parsed, transcript
     why = contradicted(parser, answer, parsed, transcript)
@@ -221,6 +221,13 @@ def second_opinion(parser: Parser, parsed: ParseResult, transcript: Transcript, 
         return parsed.model_copy(update={"warnings": [*parsed.warnings, f"{other.engine} heard \"{other.text}\", but {why}"]}), transcript
     note = f"{transcript.engine} was unsure of \"{transcript.text}\"; {other.engine} heard \"{other.text}\""
     return answer.model_copy(update={"warnings": [*answer.warnings, note]}), other
+
+
+def hear_again(parser: Parser, transcript: Transcript, second: Recognizer, audio: Audio) -> tuple[Transcript, ParseResult]:
+    """What the second engine hears in the audio of `transcript` (in its mode, where the engine has it), parsed
+    with near-miss repair as any transcript is: before its bars are applied."""
+    other = transcribe(second, audio, transcript.mode if transcript.mode in second.modes() else None)
+    return other, parser.parse(other.text, repair=True)
 
 
 def second_trust(second: Recognizer) -> Trust:
