@@ -51,6 +51,8 @@ def test_duration(text, seconds):
         ("quarter to eight", "07:45"), ("quarter past ten in the evening", "22:15"), ("noon", "12:00"),
         ("midnight", "00:00"), ("seven o'clock", "07:00"), ("six oh five", "06:05"), ("twelve am", "00:00"),
         ("10 past 6 pm", "18:10"), ("seven in the morning", "07:00"), ("soon", None),
+        ("fourteen thirty", "14:30"), ("fourteen hundred hours", "14:00"), ("1430", "14:30"), ("nineteen oh five", "19:05"),
+        ("twenty five hundred", None),
     ],
 )
 def test_time(text, value):

@@ -21,6 +21,7 @@ from assistant.speech.engines import choose, find_engines, load_recognizer, pack
 from assistant.speech.pipeline import Pipeline, contradicted, not_understood, overruled, search_doubt, searched, second_opinion, transcribe  # noqa: E402
 from assistant.speech.recognizer import Trust  # noqa: E402
 from assistant.speech.whisper_decoder import State  # noqa: E402
+from assistant.speech.whisper_engine import looping  # noqa: E402
 
 pytestmark = needs_espeak
 
@@ -79,6 +80,13 @@ def test_silence_and_noise_are_not_made_into_words(recognizer):
     rng = np.random.default_rng(0)
     for samples in (np.zeros(3 * 16000), rng.normal(0, 300, 3 * 16000)):
         assert transcribe(recognizer, Audio(samples.astype(np.int16), 16000)).text == ""
+
+
+def test_whisper_stuck_in_a_loop_is_told_from_a_command():
+    assert looping(" Why, why, why, why, why, why, why, why, why, why, why, why, why, why,")
+    assert looping(" A cup, a cup, a cup, a cup, a cup, a cup, a cup, a cup, a cup, a cup, a cup")
+    for command in (" Turn off the kitchen lights.", " Set a timer for ten minutes and ten seconds, please.", " Off, off.", ""):
+        assert not looping(command)
 
 
 def test_the_stream_hears_the_end_of_a_command(recognizer, tmp_path):

@@ -363,7 +363,8 @@ _SUFFIXES = _PM | _AM | {"oclock"}
 
 
 def parse_time(text: str, exact: bool = False) -> str | None:
-    """A time of day as "HH:MM": "7 am" -> "07:00", "seven thirty" -> "07:30", "19:30", "quarter to eight".
+    """A time of day as "HH:MM": "7 am" -> "07:00", "seven thirty" -> "07:30", "19:30", "quarter to eight",
+    "fourteen hundred hours" -> "14:00".
 
     Words after the time other than am/pm and the like are passed over, unless `exact`.
     """
@@ -398,6 +399,10 @@ def parse_time(text: str, exact: bool = False) -> str | None:
                 else:
                     return None
             hour, minute, shift, i = target[0], 0, direction * offset, target[1]
+        elif first is not None and first[0] >= 100:  # "fourteen hundred (hours)", "1430": a 24-hour clock
+            (hour, minute), i = divmod(first[0], 100), first[1]
+            if i < len(words) and words[i] == "hours":
+                i += 1
         elif first is not None:
             hour, i = first
             minute = 0

@@ -33,13 +33,20 @@ Known = Callable[[str], bool]
 
 # --- spoken form ---------------------------------------------------------------
 
-_TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_TIME = re.compile(r"\b(\d{1,2})(?:\s*:\s*|\.)(\d{2})\b")
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
 _AMPM = re.compile(r"\b([ap])\.?\s?m\b\.?")
+_CLOCK_DIGITS = re.compile(r"\b([01]?\d|2[0-3])([0-5]\d)\b(?=\s*(?:[ap]\.m\.|in the (?:morning|afternoon|evening)))")
+"""Digits Whisper writes for a time without its colon: "747 p.m." for "seven forty seven p.m."."""
 
 
 def _say_time(match: re.Match) -> str:
+    """A clock time as it is said: "7:30" -> "seven thirty", "19:05" -> "nineteen oh five", "14:00" -> "fourteen
+    hundred". Whisper writes "14:30" for "fourteen thirty"; said on a twelve-hour clock, "two thirty", the alarm
+    would ring at night."""
     hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 12:
+        return _say_pairs(hour * 100 + minute)
     h12 = say_integer(hour % 12 or 12)
     if minute == 0:
         return f"{h12} o'clock" if hour in (0, 12) else h12
@@ -48,12 +55,26 @@ def _say_time(match: re.Match) -> str:
     return f"{h12} {say_integer(minute)}"
 
 
+def _say_pairs(n: int) -> str:
+    """A four-digit number said in two pairs, as years and 24-hour times are: "nineteen eighty four", "fourteen
+    thirty", "nineteen oh five", "fourteen hundred"."""
+    high, low = divmod(n, 100)
+    if low == 0:
+        return f"{say_integer(high)} hundred"
+    return f"{say_integer(high)} {'oh ' if low < 10 else ''}{say_integer(low)}"
+
+
 def _say_number(match: re.Match) -> str:
+    """Digits in words. A bare four-digit number is said in pairs ("1430" -> "fourteen thirty", "1984"), as a
+    year or a 24-hour time is, unless it is a round thousand or has no hundreds ("2000", "2005": "two thousand
+    and five"); Whisper writes "1,430" for a quantity, which reads "one thousand four hundred and thirty"."""
     text = match.group()
     if "." in text:
         whole, frac = text.split(".")
         return f"{say_integer(int(whole))} point {' '.join(say_integer(int(d)) for d in frac)}"
-    return say_integer(int(text))
+    if len(text) == 4 and text[0] != "0" and text[1] != "0":
+        return _say_pairs(int(text))
+    return say_integer(int(text.replace(",", "")))
 
 
 def spoken(text: str) -> str:
@@ -66,6 +87,7 @@ def spoken(text: str) -> str:
     text = text.replace("%", " percent ")
     text = re.sub(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)", " ", text)
     text = _AMPM.sub(lambda m: f"{m.group(1)}.m.", text)
+    text = _CLOCK_DIGITS.sub(lambda m: " " + _say_time(m) + " ", text)
     text = _NUMBER.sub(lambda m: " " + _say_number(m) + " ", text)
     words = []
     for token in text.split():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,13 @@ MIN_SENTENCES_CHARS = 120
 """Room kept for sentences when a domain's values all fit in the prompt: two or three show how commands go."""
 NO_SPEECH = 0.6
 """A segment Whisper itself judges more likely silence than speech is dropped (its hallucinations live there)."""
+TOKENS_PER_SECOND = 12
+"""Most tokens a second of speech is written in, about twice a fast talker's: the decoding of a command is cut at
+that length (plus `MIN_TOKENS`), so a loop ("gee gee gee ...") costs a few dozen tokens, not Whisper's 448."""
+MIN_TOKENS = 16
+LOOP_RATIO = 2.4
+"""Text whose zlib compression ratio is above this repeats itself (faster-whisper's `compression_ratio_threshold`):
+Whisper stuck in a loop, decoded again with repeats forbidden."""
 
 
 def default_model() -> Path | None:
@@ -177,9 +185,17 @@ class WhisperRecognizer:
         whisper = self._whisper
         encoded, frames = self.encode(audio)
         prompt = whisper.get_prompt(self._tokenizer, self._prompt_tokens if mode == "domain" else [], without_timestamps=True)
-        result = whisper.model.generate(encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
-                                        max_length=whisper.max_length, suppress_blank=True, suppress_tokens=self._suppressed)[0]
+        longest = min(whisper.max_length, len(prompt) + MIN_TOKENS + int(TOKENS_PER_SECOND * len(audio) / RATE))  # the prompt counts
+
+        def generate(**options):
+            return whisper.model.generate(encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
+                                          max_length=longest, suppress_blank=True, suppress_tokens=self._suppressed, **options)[0]
+
+        result = generate()
         tokens = result.sequences_ids[0]
+        if tokens and looping(self._tokenizer.decode(tokens)):
+            result = generate(no_repeat_ngram_size=3, repetition_penalty=1.3)
+            tokens = result.sequences_ids[0]
         average = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's avg_logprob (length penalty 1)
         if not tokens or result.no_speech_prob > NO_SPEECH and average < -0.5:
             return Transcript.of_words([], self.engine, self.model, mode)
@@ -221,6 +237,12 @@ class WhisperRecognizer:
             aligned = self._whisper.model.align(encoded, self._tokenizer.sot_sequence, [tokens], [frames])[0]
             scores.append(float(np.mean(np.log(np.maximum(aligned.text_token_probs, 1e-12)))))
         return scores
+
+
+def looping(text: str) -> bool:
+    """Whether a transcript repeats itself like Whisper stuck in a loop (as faster-whisper tells it)."""
+    data = text.encode()
+    return len(data) > 24 and len(data) / len(zlib.compress(data)) > LOOP_RATIO
 
 
 class WhisperStream:
