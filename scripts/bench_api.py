@@ -142,7 +142,9 @@ def wrk(url: str, connections: int, seconds: float, limit: int, script: Path) ->
 
 def combine(rounds: list[dict]) -> dict:
     """One concurrency's runs of one server: requests and failures summed, rates and percentiles averaged."""
-    mean = lambda key: round(float(np.mean([r[key] for r in rounds])), 2)
+    def mean(key: str) -> float:
+        return round(float(np.mean([r[key] for r in rounds])), 2)
+
     return {"concurrency": rounds[0]["concurrency"], "requests": sum(r["requests"] for r in rounds), "per_second": round(mean("per_second"), 1),
             "p50_ms": mean("p50_ms"), "p90_ms": mean("p90_ms"), "p99_ms": mean("p99_ms"), "failed": sum(r["failed"] for r in rounds),
             "rounds": len(rounds)}
