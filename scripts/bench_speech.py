@@ -207,7 +207,7 @@ def worker(args) -> None:
                      "latency_ms": result.timings.latency_ms, "transcript": result.asr.text, "reference": clip["text"],
                      "asr_confidence": result.asr.confidence, "action_confidence": min(actions) if actions else None,
                      "untrusted_right": right(untrusted, clip), "untrusted_acted": untrusted.intent is not None,
-                     "source": untrusted.source, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0,
+                     "source": untrusted.source, "ambiguous": untrusted.ambiguous, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0,
                      "support_gap": support_gap(untrusted, result.asr), **search, **second_row(pipeline.parser, result, audio, clip, second)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"engine": recognizer.engine, "model": recognizer.model, "load_s": round(load_s, 2), "peak_rss_mb": round(peak, 1),
@@ -223,7 +223,7 @@ def searched_row(parser, untrusted, transcript, clip, rules) -> dict:
     from assistant.speech.pipeline import overruled
 
     sentence = transcript.domain_sentence
-    if not sentence or untrusted.source == "grammar" and untrusted.repair is None:
+    if not sentence or untrusted.source == "grammar" and untrusted.repair is None and not untrusted.ambiguous:
         return {"search_acted": False}
     found = parser.parse(sentence)
     support, heard = transcript.support([sentence, transcript.text])
@@ -251,7 +251,7 @@ def second_row(parser, result, audio, clip, second) -> dict:
     actions = [w.confidence for w in other.words if w.word in ACTION_WORDS]
     return {"second": {"transcript": other.text, "asr_confidence": other.confidence, "action_confidence": min(actions) if actions else None,
                        "nlu_confidence": untrusted.intent.confidence if untrusted.intent else None, "source": untrusted.source,
-                       "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0, "untrusted_right": right(untrusted, clip),
+                       "ambiguous": untrusted.ambiguous, "repair_cost": untrusted.repair.cost if untrusted.repair else 0.0, "untrusted_right": right(untrusted, clip),
                        "untrusted_acted": untrusted.intent is not None, "contradicted": against, "taken": taken,
                        "right": taken and right(answer, clip), "ms": round((time.perf_counter() - started) * 1000, 2)}}
 
@@ -322,8 +322,8 @@ def calibrate(rows: list[dict], allowed: float | None = None) -> dict | None:
     gaps = [float("-inf")] + [round(float(x), 2) for x in np.arange(0.0, 3.01, 0.1)]  # -inf: no near miss acted on
     allowed = MAX_WRONG * len(rows) if allowed is None else allowed
 
-    def kind(r) -> str:
-        return "model" if r["source"] != "grammar" else "repaired" if r["repair_cost"] else "exact"
+    def kind(r) -> str:  # as `pipeline.doubt` judges it: a sentence of several intents' templates is the model's answer
+        return "model" if r["source"] != "grammar" or r.get("ambiguous") else "repaired" if r["repair_cost"] else "exact"
 
     def frontier(options: list[tuple[int, int, dict]]) -> list[tuple[int, int, dict]]:
         """The options no other beats on both counts (more right, fewer wrong)."""

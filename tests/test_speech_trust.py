@@ -69,3 +69,22 @@ def test_a_near_miss_repaired_at_great_cost_is_not_acted_on(pipeline):
     assert refused.intent is None and refused.rejected_by == "low_asr_confidence" and "repair cost" in refused.warnings[-1]
     assert trust(near, sure, lenient).intent.name == "LightsOn"
     assert trust(pipeline.parser.parse("turn on the kitchen light", repair=True), sure, strict).intent.name == "LightsOn"
+
+
+def test_a_sentence_of_several_intents_is_judged_as_the_model_s_answer(pipeline):
+    """A sentence the templates of several intents say is settled by the model: "turn the living room land with
+    each" (a colour, or a device switched on?) must meet the model's bars, not those of a sentence of one meaning."""
+    from types import SimpleNamespace
+
+    from assistant.speech.recognizer import Trust
+
+    engine = SimpleNamespace(trust=Trust(grammar=0.0, model=0.9, model_intent=0.9))
+    sure_of_the_words = heard("turn on the kitchen lights", 0.6)
+    one_meaning = pipeline.parser.parse("turn on the kitchen lights")
+    assert one_meaning.source == "grammar" and trust(one_meaning, sure_of_the_words, engine).intent.name == "LightsOn"
+    chosen = one_meaning.intent.model_copy(update={"confidence": 0.45})
+    several = one_meaning.model_copy(update={"ambiguous": True, "intent": chosen})
+    refused = trust(several, sure_of_the_words, engine)
+    assert refused.intent is None and refused.rejected_by == "low_asr_confidence"
+    assert trust(several, heard("turn on the kitchen lights", 0.95), engine).intent is None  # the model was torn
+    assert trust(several.model_copy(update={"intent": one_meaning.intent}), heard("turn on the kitchen lights", 0.95), engine).intent.name == "LightsOn"

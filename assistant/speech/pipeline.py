@@ -155,12 +155,12 @@ class Pipeline:
 
 def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules: Trust) -> ParseResult:
     """`parsed`, or the sentence of the templates the engine found in the audio (`Transcript.domain_sentence`) when
-    the transcript is no sentence of the templates word for word and the audio supports that sentence well enough
-    (`search_doubt`). The result then reads the sentence, and its `repair` says how it differs from what was
-    heard; otherwise what was heard is parsed as usual (a command the templates do not say goes to the model),
-    unless the audio overrules its repair (`overruled`)."""
+    the transcript is no sentence of the templates word for word (or one of several intents' templates) and the
+    audio supports that sentence well enough (`search_doubt`). The result then reads the sentence, and its
+    `repair` says how it differs from what was heard; otherwise what was heard is parsed as usual (a command the
+    templates do not say goes to the model), unless the audio overrules its repair (`overruled`)."""
     sentence = transcript.domain_sentence
-    if not sentence or rules.search is None or parsed.source == "grammar" and parsed.repair is None:
+    if not sentence or rules.search is None or parsed.source == "grammar" and parsed.repair is None and not parsed.ambiguous:
         return parsed
     scores = transcript.support([sentence, transcript.text])
     if scores is None:
@@ -311,8 +311,11 @@ def not_understood(parsed: ParseResult, why: str) -> ParseResult:
 
 def doubt(parsed: ParseResult, transcript: Transcript, rules: Trust) -> str | None:
     """Why not to act on what was heard, or None. A near miss is judged by the audio where the engine can score
-    sentences, else by the transcript's confidence and the repair's cost; every answer by its action words."""
+    sentences, else by the transcript's confidence and the repair's cost; every answer by its action words. A
+    sentence the templates of several intents say ("turn the living room land with each": a colour, or a device
+    switched on?) is the model's answer, since the model chose among them, and is judged as one."""
     cost = parsed.repair.cost if parsed.repair else 0.0
+    by_model = parsed.source != "grammar" or parsed.ambiguous
     found = parsed.repair is not None and bool(parsed.repair.sentence) and parsed.repair.sentence == transcript.domain_sentence
     gap = support_gap(parsed, transcript) if rules.support_gap is not None and not found else None
     if found:  # the domain's sentence found in the audio: judged by its own bars
@@ -323,11 +326,11 @@ def doubt(parsed: ParseResult, transcript: Transcript, rules: Trust) -> str | No
     elif gap is not None:
         if gap < -rules.support_gap:
             return f"what was heard does not sound like \"{parsed.repair.sentence}\" (it scores {-gap:.2f} below the transcript)"
-    elif transcript.confidence < ((rules.repaired if cost else rules.grammar) if parsed.source == "grammar" else rules.model):
+    elif transcript.confidence < (rules.model if by_model else rules.repaired if cost else rules.grammar):
         return f"the recogniser was unsure of what it heard (confidence {transcript.confidence:.2f})"
     elif parsed.source == "grammar" and cost > rules.max_cost:
         return f"what was heard is too far from any command (repair cost {cost:.2f}: {', '.join(parsed.repair.edits)})"
-    if parsed.source != "grammar" and parsed.intent.confidence < rules.model_intent:
+    if by_model and parsed.intent.confidence < rules.model_intent:
         return f"what was heard is no clear command (intent confidence {parsed.intent.confidence:.2f})"
     unsure = [w for w in transcript.words if w.word in ACTION_WORDS and w.confidence < rules.action]
     if unsure:
