@@ -219,13 +219,14 @@ def load_second(settings: Settings, first: Recognizer, domain=None, engine: str 
     of Whisper's time, spent only on the commands Whisper did not act on. An engine named that does not load is
     logged and left out: the first engine serves alone.
     """
-    wanted = engine or settings.speech.second_engine
-    if wanted == "auto":
+    asked = engine or settings.speech.second_engine
+    wanted = asked
+    if asked == "auto":
         wanted = "pocketsphinx" if first.engine == "whisper" and first.language == "en" else "none"
     if wanted in ("none", first.engine):
         return None
     try:
         return load_recognizer(settings, domain, wanted, None, folder)
     except SpeechError as e:
-        (log.info if (engine or settings.speech.second_engine) == "auto" else log.warning)("no second engine: %s", e)
+        (log.info if asked == "auto" else log.warning)("no second engine: %s", e)
         return None

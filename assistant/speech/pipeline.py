@@ -125,7 +125,7 @@ class Pipeline:
         nlu_started = time.perf_counter()
         rules = getattr(self.recognizer, "trust", Trust())
         parsed = searched(self.parser, self.parser.parse(transcript.text, repair=True), transcript, rules)
-        parsed = trust(parsed, transcript, self.recognizer)
+        parsed = trust(parsed, transcript, self.recognizer, rules)
         if self.second is not None and audio is not None and parsed.rejected_by == "low_asr_confidence" and transcript.text:
             second_started = time.perf_counter()
             parsed, transcript = second_opinion(self.parser, parsed, transcript, self.second, audio)
@@ -374,13 +374,16 @@ class PipelineStream:
         if not self.padded:
             self.stream.feed(bytes(2 * int(recognizer.rate * PAD_SECONDS)))
             self.padded = True
-        samples = self._resampler.feed(audio.samples)
-        if self.kept is not None:
-            self.kept.append(samples)
-        partial = self.stream.feed(samples)
+        partial = self._pass(self._resampler.feed(audio.samples))
         self.asr_ms += (time.perf_counter() - started) * 1000
         self.seconds += audio.seconds
         return partial
+
+    def _pass(self, samples: bytes) -> str | None:
+        """Resampled audio to the engine, and kept for the second engine where there is one."""
+        if self.kept is not None:
+            self.kept.append(samples)
+        return self.stream.feed(samples)
 
     def finish(self) -> RecognizeResult:
         """The final transcript, parsed; latency counts from this call, when the audio has ended."""
@@ -388,10 +391,7 @@ class PipelineStream:
             started = time.perf_counter()
             rate = self.pipeline.recognizer.rate
             if self._resampler is not None:
-                tail = self._resampler.feed(np.zeros(0, np.int16), last=True)
-                if self.kept is not None:
-                    self.kept.append(tail)
-                self.stream.feed(tail)
+                self._pass(self._resampler.feed(np.zeros(0, np.int16), last=True))
             if self.padded:
                 self.stream.feed(bytes(2 * int(rate * PAD_SECONDS)))
             transcript = self.stream.finish()

@@ -193,13 +193,15 @@ class WhisperRecognizer:
 
         result = generate()
         tokens = result.sequences_ids[0]
-        if tokens and looping(self._tokenizer.decode(tokens)):
+        text = self._tokenizer.decode(tokens)
+        if tokens and looping(text):
             result = generate(no_repeat_ngram_size=3, repetition_penalty=1.3)
             tokens = result.sequences_ids[0]
+            text = self._tokenizer.decode(tokens)
         average = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's avg_logprob (length penalty 1)
         if not tokens or result.no_speech_prob > NO_SPEECH and average < -0.5:
             return Transcript.of_words([], self.engine, self.model, mode)
-        said = spoken(self._tokenizer.decode(tokens)).split()
+        said = spoken(text).split()
         seconds = len(audio) / RATE
         confidence = round(float(np.exp(min(0.0, average))), 4)
         words = [WordTiming(word=word, start=round(k * seconds / len(said), 2), end=round((k + 1) * seconds / len(said), 2),
