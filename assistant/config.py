@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.errors import AssistantError
 
@@ -60,6 +60,9 @@ class TrainConfig(BaseModel):
     warmup: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
     rdrop: float = Field(0.0, ge=0, description="R-Drop: each batch goes through twice (two dropout masks) and the two "
                                                  "passes' predictions are pulled together with this weight; 0: off (twice the time per step).")
+    teachers: list[Path] = Field(default_factory=list, description="Model folders of the same labels whose averaged "
+                                 "predictions the model also learns from (knowledge distillation); empty: off.")
+    distill: float = Field(1.0, ge=0, description="Weight of the teachers' soft targets beside the gold labels.")
     weight_decay: float = Field(0.01, ge=0)
     patience: int = Field(3, ge=1, description="Epochs without a better dev score before stopping (never in the "
                                                    "first half of the planned steps).")
@@ -72,6 +75,12 @@ class TrainConfig(BaseModel):
     max_false_reject: float = Field(0.002, ge=0, lt=1, description="Out-of-scope threshold: the share of in-scope dev utterances it may reject.")
     threads: int = Field(0, ge=0, description="torch threads; 0: torch decides.")
     keep_fp32: bool = Field(False, description="Keep the fp32 ONNX graph beside the int8 one (benchmarks compare them).")
+
+    @field_validator("teachers", mode="before")
+    @classmethod
+    def _folders(cls, value):
+        """Teachers from a flag or an environment variable: one string of comma-separated folders."""
+        return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
     def updated(self, **values) -> "TrainConfig":
         """This recipe with `values` on top (None: not given, as flags and request fields say it), checked."""

@@ -117,3 +117,82 @@ def test_r_drop_pulls_two_dropout_passes_together():
         torch.manual_seed(0)
         light = model.loss(batch, rdrop=1e-6).item()
     assert heavy > light + 0.01
+
+
+def test_the_crf_marginals_trained_on_are_the_ones_the_runtime_reads():
+    """`Crf.log_marginals` (torch, differentiable, batched and padded) gives each word's tag distribution as
+    `decode.marginals` (numpy, one utterance) does, for utterances of different lengths in one batch."""
+    import numpy as np
+    import torch
+
+    from assistant.nlu.decode import marginals
+    from assistant.nlu.model import Crf
+
+    tags = ["O", "B-room", "I-room", "B-device", "I-device"]
+    crf = Crf(tags)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        crf.transitions.normal_(generator=generator)
+        crf.start.normal_(generator=generator)
+        crf.end.normal_(generator=generator)
+    emissions = torch.randn(3, 6, len(tags), generator=generator) * 3
+    lengths = [6, 4, 1]
+    mask = torch.arange(6)[None, :] < torch.tensor(lengths)[:, None]
+    got = crf.log_marginals(emissions, mask).exp()
+    start, transitions, end = (s.detach().numpy() for s in crf.scores())
+    for row, n in enumerate(lengths):
+        expected = marginals(emissions[row, :n].numpy(), start, transitions, end)
+        assert np.allclose(got[row, :n].detach().numpy(), expected, atol=1e-5)
+
+
+def test_soft_targets_are_the_teachers_predictions_in_the_student_s_label_order(tiny_model, tiny_parser):
+    """Distillation's targets: the teacher's intent probabilities and tag marginals for each training example,
+    reordered to the labels of the model being trained; a teacher that lacks a label is refused by name."""
+    import numpy as np
+
+    from assistant.intents.example import Example
+    from assistant.nlu.distill import soft_targets
+    from assistant.nlu.errors import TrainError
+
+    labels = tiny_parser.labels
+    intents, tags = labels.intents[::-1], labels.tags[::-1]
+    examples = [Example("turn on the kitchen lights".split(), ["O"] * 5, intents[0]),
+                Example("lights off".split(), ["O", "O"], intents[0])]
+    soft = soft_targets([tiny_model], examples, intents, tags)
+    parsed = tiny_parser.parse("turn on the kitchen lights")
+    assert intents[int(soft[0].intents.argmax())] == parsed.intent.name
+    assert np.allclose([s.intents.sum() for s in soft], 1.0) and [s.tags.shape for s in soft] == [(5, len(tags)), (2, len(tags))]
+    assert np.allclose(soft[0].tags.sum(axis=1), 1.0)
+    kitchen = soft[0].tags[3]
+    assert tags[int(kitchen.argmax())] == "B-room"
+    with pytest.raises(TrainError, match="lacks B-colour"):
+        soft_targets([tiny_model], examples, intents, tags + ["B-colour"])
+
+
+def test_distillation_adds_the_cross_entropy_against_the_teachers_targets():
+    """With soft targets in the batch and `distill` above 0, the loss grows by the weighted cross-entropy
+    between the teachers' distributions and the model's; at 0 it is the plain loss."""
+    import torch
+
+    from assistant.intents.example import Example
+    from assistant.nlu.distill import Soft
+    from assistant.nlu.features import load_tokenizer
+    from assistant.nlu.model import JointBert, ModelConfig, word_scores
+    from assistant.nlu.train import check_encoder, to_tensors
+
+    encoder = check_encoder(None)
+    tags = ["O", "B-room", "I-room"]
+    model = JointBert(ModelConfig(encoder=str(encoder), intents=["LightsOn", "LightsOff"], tags=tags))
+    model.eval()
+    examples = [Example("turn on the living room lights".split(), ["O", "O", "O", "B-room", "I-room", "O"], "LightsOn"),
+                Example("kitchen lights off".split(), ["B-room", "O", "O"], "LightsOff")]
+    uniform = {id(e): Soft(torch.full((2,), 0.5).numpy(), torch.full((len(e.tokens), 3), 1 / 3).numpy()) for e in examples}
+    ids = {"LightsOn": 0, "LightsOff": 1}, {t: i for i, t in enumerate(tags)}
+    batch = to_tensors(load_tokenizer(encoder / bundle.TOKENIZER), examples, *ids, uniform)
+    with torch.no_grad():
+        plain = model.loss(batch).item()
+        assert model.loss(batch, distill=0.0).item() == pytest.approx(plain)
+        intents, tag_scores, _ = model(batch["input_ids"], batch["attention_mask"])
+        tagged = model.crf.log_marginals(word_scores(tag_scores, batch["word_pos"]), batch["word_mask"])
+        expected = -(0.5 * torch.log_softmax(intents, -1)).sum(-1).mean() - (tagged / 3).sum(-1)[batch["word_mask"]].mean()
+        assert model.loss(batch, distill=2.0).item() == pytest.approx(plain + 2.0 * expected.item(), rel=1e-5)

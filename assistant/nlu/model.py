@@ -67,6 +67,22 @@ class Crf(nn.Module):
         log_z = torch.logsumexp(alpha + end, dim=1)
         return (log_z - gold)[lengths > 0].mean()
 
+    def log_marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log P(tag of word t = j | utterance) by forward-backward, (batch, words, tags); as `decode.marginals`,
+        differentiable. Words must be left-aligned; rows past an utterance's end are meaningless."""
+        start, transitions, end = self.scores()
+        n = emissions.shape[1]
+        alphas = [start + emissions[:, 0]]
+        for t in range(1, n):
+            nxt = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions + emissions[:, t].unsqueeze(1), dim=1)
+            alphas.append(torch.where(mask[:, t : t + 1], nxt, alphas[-1]))
+        betas = [end.expand_as(alphas[0])]
+        for t in range(n - 2, -1, -1):
+            nxt = torch.logsumexp(transitions + (emissions[:, t + 1] + betas[0]).unsqueeze(1), dim=2)
+            betas.insert(0, torch.where(mask[:, t + 1 : t + 2], nxt, betas[0]))
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+        return torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]
+
 
 class JointBert(nn.Module):
     def __init__(self, config: ModelConfig):
@@ -95,10 +111,12 @@ class JointBert(nn.Module):
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return intent_logits, tag_scores, pooled
 
-    def loss(self, batch: dict[str, torch.Tensor], rdrop: float = 0.0) -> torch.Tensor:
+    def loss(self, batch: dict[str, torch.Tensor], rdrop: float = 0.0, distill: float = 0.0) -> torch.Tensor:
         """Intent cross-entropy plus the slots' (CRF) negative log-likelihood. With `rdrop` (R-Drop, Liang et al.
         2021) the batch goes through twice, under two dropout masks, and the two passes' intent and tag
-        distributions are pulled together (symmetric KL, this weight): a consistency that regularises fine-tuning."""
+        distributions are pulled together (symmetric KL, this weight): a consistency that regularises fine-tuning.
+        With `distill` and the batch's soft targets (`soft_intents`, `soft_tags`: teachers' probabilities and
+        tag marginals, `distill.soft_targets`), the cross-entropy against them is added at this weight."""
         if rdrop:
             batch = {k: torch.cat([v, v]) for k, v in batch.items()}  # one forward pass, two dropout masks
         intent_logits, tag_scores, _ = self(batch["input_ids"], batch["attention_mask"])
@@ -109,11 +127,17 @@ class JointBert(nn.Module):
             slot_loss = self.crf.nll(emissions, batch["tags"], mask)
         else:
             slot_loss = nn.functional.nll_loss(emissions[mask], batch["tags"][mask])
+        loss = intent_loss + slot_loss
+        if distill and "soft_intents" in batch:
+            tags = self.crf.log_marginals(emissions, mask) if self.crf is not None else emissions
+            soft_intents = -(batch["soft_intents"] * torch.log_softmax(intent_logits, dim=-1)).sum(-1).mean()
+            soft_tags = -(batch["soft_tags"] * tags).sum(-1)[mask].mean()
+            loss = loss + distill * (soft_intents + soft_tags)
         if not rdrop:
-            return intent_loss + slot_loss
+            return loss
         words = mask[: len(mask) // 2]
         consistency = symmetric_kl(*intent_logits.chunk(2)) + symmetric_kl(*(e[words] for e in emissions.chunk(2)))
-        return intent_loss + slot_loss + rdrop * consistency
+        return loss + rdrop * consistency
 
     def transition_scores(self) -> tuple[list[float], list[list[float]], list[float] | None]:
         """Start, transition and end scores for `decode.viterbi`, as plain lists for the model folder."""

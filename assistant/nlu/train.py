@@ -41,6 +41,7 @@ from assistant.intents.example import Example
 from assistant.intents.spoken import sample_phrases
 from assistant.nlu import bundle, scope
 from assistant.nlu.decode import Transitions
+from assistant.nlu.distill import Soft, soft_targets
 from assistant.nlu.errors import TrainError
 from assistant.nlu.export import export
 from assistant.nlu.features import featurize, load_tokenizer
@@ -91,8 +92,11 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     log.info("training on %d examples (%d dev), %d intents, %d tags", len(data.train), len(data.dev), len(intents), len(tags))
     tokenizer = load_tokenizer(encoder / bundle.TOKENIZER)
     model = JointBert(ModelConfig(encoder=str(encoder), intents=intents, tags=tags, crf=config.crf))
+    soft = None
+    if config.teachers and config.distill:
+        soft = dict(zip(map(id, data.train), soft_targets(config.teachers, data.train, intents, tags)))
 
-    fitted = fit(model, tokenizer, data.train, data.dev, config, report)
+    fitted = fit(model, tokenizer, data.train, data.dev, config, report, soft)
     metadata = bundle.Metadata(
         created=datetime.now(timezone.utc),
         base_model=str(encoder),
@@ -105,15 +109,17 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
         epochs_run=fitted.epochs_run,
         best_epoch=fitted.best_epoch,
         train_seconds=round(fitted.seconds, 1),
-        hyperparameters=config.model_dump(exclude={"threads", "keep_fp32", "max_minutes"}),
+        hyperparameters=config.model_dump(mode="json", exclude={"threads", "keep_fp32", "max_minutes"}),
     )
     write_folder(Path(out), model, tokenizer, encoder, data, metadata, config, report)
     log.info("model written to %s", out)
     return Trained(Path(out), model, metadata)
 
 
-def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Example], config: TrainConfig, report: Progress) -> Fitted:
-    """Fine-tune `model` in place; it ends holding the weights of its best epoch on dev."""
+def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Example], config: TrainConfig, report: Progress,
+        soft: dict[int, Soft] | None = None) -> Fitted:
+    """Fine-tune `model` in place; it ends holding the weights of its best epoch on dev. `soft`: the teachers'
+    targets by `id` of each training example (`distill.soft_targets`)."""
     rng = random.Random(config.seed)
     intent_ids = {name: i for i, name in enumerate(model.config.intents)}
     tag_ids = {name: i for i, name in enumerate(model.config.tags)}
@@ -132,7 +138,7 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
         bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                    mininterval=1 if sys.stderr.isatty() else 30)
         for chunk in bar:
-            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids), rdrop=config.rdrop)
+            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft), rdrop=config.rdrop, distill=config.distill)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -310,13 +316,22 @@ def layer_of(name: str, layers: int) -> int:
     return layers
 
 
-def to_tensors(tokenizer, examples: list[Example], intent_ids: dict, tag_ids: dict) -> dict[str, torch.Tensor]:
+def to_tensors(tokenizer, examples: list[Example], intent_ids: dict, tag_ids: dict,
+               soft: dict[int, Soft] | None = None) -> dict[str, torch.Tensor]:
     batch = featurize(tokenizer, [e.tokens for e in examples])
     tags = np.zeros(batch.word_pos.shape, dtype=np.int64)
     for row, e in enumerate(examples):
         for i, tag in enumerate(e.tags[: tags.shape[1]]):
             tags[row, i] = tag_ids.get(tag, 0)
-    return {
+    targets = {}
+    if soft is not None:
+        soft_tags = np.zeros((*tags.shape, len(tag_ids)), dtype=np.float32)
+        for row, e in enumerate(examples):
+            words = min(len(soft[id(e)].tags), int(batch.word_mask[row].sum()))
+            soft_tags[row, :words] = soft[id(e)].tags[:words]
+        targets = {"soft_intents": torch.from_numpy(np.stack([soft[id(e)].intents for e in examples]).astype(np.float32)),
+                   "soft_tags": torch.from_numpy(soft_tags)}
+    return targets | {
         "input_ids": torch.from_numpy(batch.input_ids),
         "attention_mask": torch.from_numpy(batch.attention_mask),
         "word_pos": torch.from_numpy(batch.word_pos),
