@@ -20,7 +20,7 @@ from assistant.errors import AssistantError
 from assistant.server.schemas import (BatchParsed, BatchRequest, Error, Health, IntentsResponse, ModelsResponse, Parsed, ParseRequest,
                                       RasaParseRequest, RasaParseResponse, Ready, Recognized, TrainJob, TrainRequest)
 
-AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
+AUDIO_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".aiff": "audio/aiff", ".aif": "audio/aiff"}
 
 
 class ClientError(AssistantError):
@@ -70,7 +70,7 @@ class Client:
 
     def recognize(self, audio: str | Path | bytes, content_type: str | None = None, rate: int | None = None,
                   channels: int = 1, mode: str | None = None) -> Recognized:
-        """Speech to intent: a WAV/FLAC/OGG file or its bytes, or raw 16-bit PCM bytes with `rate`."""
+        """Speech to intent: a WAV/FLAC/OGG/MP3/AIFF file or its bytes, or raw 16-bit PCM bytes with `rate`."""
         if isinstance(audio, (str, Path)):
             path = Path(audio)
             content_type = content_type or AUDIO_TYPES.get(path.suffix.lower(), "application/octet-stream")

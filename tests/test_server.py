@@ -212,6 +212,18 @@ def test_recognize_raw_pcm_and_multipart(server, client, command_wav):
     assert status == 200 and body["intent"]["name"] == "LightsOff"
 
 
+@needs_espeak
+def test_recognize_an_mp3_recording(client, command_wav, tmp_path):
+    """Phones and recorders hand people MP3s: the upload is decoded as such (libsndfile), and understood."""
+    import soundfile
+
+    samples, rate = soundfile.read(command_wav)
+    mp3 = tmp_path / "off.mp3"
+    soundfile.write(mp3, samples, rate, format="MP3")
+    result = client.recognize(mp3)
+    assert result.intent.name == "LightsOff" and result.entities[0].value == "kitchen"
+
+
 def close(ws) -> None:
     from simple_websocket import ConnectionClosed
 

@@ -38,7 +38,7 @@ def add_engine_options(p: argparse.ArgumentParser, mode: bool = True) -> None:
 
 
 def add_audio_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", nargs="?", help="a WAV, FLAC or OGG file, or raw 16-bit PCM with --rate and --channels")
+    p.add_argument("file", nargs="?", help="a WAV, FLAC, OGG, MP3 or AIFF file, or raw 16-bit PCM with --rate and --channels")
     p.add_argument("--rate", type=float, help="sample rate of raw PCM input (default: read from the file's header)")
     p.add_argument("--channels", type=int, help="channel count of raw PCM input (default: read from the file's header)")
 

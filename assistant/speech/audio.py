@@ -21,8 +21,10 @@ from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
-FILE_FORMATS = {"WAV", "FLAC", "OGG"}
-"""Container formats read through soundfile (libsndfile)."""
+FILE_FORMATS = {"WAV", "FLAC", "OGG", "MP3", "AIFF", "RF64", "W64"}
+"""Container formats read through soundfile (libsndfile 1.1 or later reads MP3): what recorders, phones' voice
+memo exports and audio tools write, WAV's large-file variants included."""
+FORMAT_NAMES = "WAV, FLAC, OGG, MP3 or AIFF"
 RAW_SUFFIXES = {".raw", ".pcm", ".s16", ".s16le"}
 MAX_RATE = 384_000
 MAX_SAMPLES_PER_SECOND = 192_000
@@ -113,7 +115,7 @@ def from_pcm(data: bytes, rate, channels: int | None, width: int = 2, max_second
 
 
 def load_audio(path: str | Path, max_seconds: float | None = None, raw_rate=None, raw_channels: int | None = None) -> Audio:
-    """Read a WAV, FLAC or OGG file (or raw 16-bit PCM when `raw_rate` is given or the suffix says raw), mixed to mono."""
+    """Read a WAV, FLAC, OGG, MP3 or AIFF file (or raw 16-bit PCM when `raw_rate` is given or the suffix says raw), mixed to mono."""
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
@@ -125,16 +127,16 @@ def load_audio(path: str | Path, max_seconds: float | None = None, raw_rate=None
 
 
 def decode(source, max_seconds: float | None = None, what: str = "audio") -> Audio:
-    """A WAV, FLAC or OGG file, from a path or a binary file object (an upload held in memory), mixed to mono."""
+    """A WAV, FLAC, OGG, MP3 or AIFF file, from a path or a binary file object (an upload held in memory), mixed to mono."""
     import soundfile
 
     try:
         info = soundfile.info(source)
     except Exception as e:  # libsndfile raises its own error type for every unreadable file
         reason = str(e).splitlines()[0].split(": ", 1)[-1]  # libsndfile's own words, without its repr of the source
-        raise AudioError(f"{what}: not a readable audio file (WAV, FLAC or OGG): {reason}") from None
+        raise AudioError(f"{what}: not a readable audio file ({FORMAT_NAMES}): {reason}") from None
     if info.format not in FILE_FORMATS:
-        raise AudioError(f"{what}: {info.format} audio is not supported; use WAV, FLAC or OGG")
+        raise AudioError(f"{what}: {info.format} audio is not supported; use {FORMAT_NAMES}")
     rate = check_rate(info.samplerate)
     _check_length(info.frames, rate, max_seconds, what)
     if max_seconds is not None and info.frames * info.channels > max_seconds * MAX_SAMPLES_PER_SECOND:

@@ -30,7 +30,8 @@ from assistant.speech.audio import STREAM_RATES, Audio, decode, from_pcm
 
 log = logging.getLogger(__name__)
 
-AUDIO_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac", "audio/ogg", "application/ogg"}
+AUDIO_TYPES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/flac", "audio/x-flac", "audio/ogg", "application/ogg",
+               "audio/mpeg", "audio/mp3", "audio/aiff", "audio/x-aiff"}
 RAW_TYPES = {"audio/l16", "audio/pcm", "application/octet-stream"}
 CONFIG_TIMEOUT = 5.0
 """Seconds to the first message (the token): an unauthenticated socket holds a worker thread until then."""
@@ -40,12 +41,12 @@ endpoints = Endpoints("speech")
 
 @endpoints.operation("/v1/recognize", "POST", "Speech to intent: an audio upload in, transcript and intent out.",
                      response=Recognized, errors=(400, 413, 415, 422, 503),
-                     description="The body is a WAV, FLAC or OGG file (Content-Type audio/wav, audio/flac, audio/ogg, or a "
+                     description="The body is a WAV, FLAC, OGG, MP3 or AIFF file (Content-Type audio/wav, audio/flac, audio/ogg, audio/mpeg, audio/aiff, or a "
                                  "multipart form field `audio`), or headerless 16-bit little-endian PCM (audio/L16 or "
                                  "application/octet-stream) with `rate` and `channels`. For chunked audio with partial transcripts "
                                  "open the WebSocket /v1/recognize/stream.",
                      request_content={t: {"schema": {"type": "string", "format": "binary"}} for t in
-                                      ("audio/wav", "audio/flac", "audio/ogg", "audio/L16", "application/octet-stream")} |
+                                      ("audio/wav", "audio/flac", "audio/ogg", "audio/mpeg", "audio/aiff", "audio/L16", "application/octet-stream")} |
                                      {"multipart/form-data": {"schema": {"type": "object", "properties": {"audio": {"type": "string", "format": "binary"}}}}},
                      parameters=[{"name": "rate", "in": "query", "schema": {"type": "integer", "minimum": 1}, "description": "Sample rate of raw PCM."},
                                  {"name": "channels", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 32}, "description": "Channels of raw PCM (default 1)."},
@@ -78,7 +79,7 @@ def read_audio(max_seconds: float) -> Audio:
         if not all(v.isascii() and v.isdigit() for v in (rate, channels)):  # str.isdigit alone takes "²"
             raise ApiError(422, f"rate and channels must be whole numbers, not {rate!r} and {channels!r}")
         return from_pcm(request.get_data(), int(rate), int(channels), max_seconds=max_seconds, what="the uploaded PCM")
-    raise ApiError(415, f"send audio as audio/wav, audio/flac, audio/ogg, audio/L16 or a multipart `audio` field, not {mimetype or 'no content type'}")
+    raise ApiError(415, f"send audio as audio/wav, audio/flac, audio/ogg, audio/mpeg, audio/aiff, audio/L16 or a multipart `audio` field, not {mimetype or 'no content type'}")
 
 
 def add_stream(sock) -> None:
