@@ -4,6 +4,7 @@
     speech.py   transcribe, recognize, listen, models
     daemon.py   daemon (Wyoming)
     ha.py       ha sync: the names of a Home Assistant home, and retraining when they change
+    rasa.py     import-rasa: Rasa NLU training data as an intent file
     serve.py    serve (REST API and web console)
     client.py   client: ask a running daemon, or with --url a REST server
     common.py   what the commands share: settings from flags, audio and engine options, `UsageError`
@@ -19,7 +20,7 @@ import argparse
 import logging
 import sys
 
-from assistant.cli import client, daemon, ha, nlu, serve, speech
+from assistant.cli import client, daemon, ha, nlu, rasa, serve, speech
 from assistant.errors import AssistantError
 
 log = logging.getLogger("assistant")
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: $ASSISTANT_CONFIG or ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (nlu, speech, daemon, ha, client, serve):
+    for module in (nlu, rasa, speech, daemon, ha, client, serve):
         module.add_commands(sub)
     return parser
 
