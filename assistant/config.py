@@ -51,6 +51,8 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     epochs: int = Field(5, ge=1)
+    min_steps: int = Field(300, ge=0, description="Optimiser steps a small training set still gets (more epochs); a flag or "
+                                                   "request that gives `epochs` sets this to 0, so its epochs are taken as given.")
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-4, gt=0, description="Learning rate of the encoder.")
     head_lr: float = Field(1e-3, gt=0, description="Learning rate of the fresh intent and slot heads.")

@@ -60,7 +60,7 @@ def tiny_model(tmp_path_factory, tiny_domain) -> Path:
     from assistant.nlu.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
-    train(tiny_domain, out, config=TrainConfig(epochs=6, max_per_intent=100, patience=6))
+    train(tiny_domain, out, config=TrainConfig(epochs=6, min_steps=0, max_per_intent=100, patience=6))
     return out
 
 
@@ -124,5 +124,5 @@ def ha_model(tmp_path_factory, ha_intents) -> Path:
     from assistant.nlu.train import train
 
     out = tmp_path_factory.mktemp("ha-model") / "model"
-    train(ha_intents, out, config=TrainConfig(epochs=1, max_per_intent=12, patience=1, slips=0.0, max_minutes=0))
+    train(ha_intents, out, config=TrainConfig(epochs=1, min_steps=0, max_per_intent=12, patience=1, slips=0.0, max_minutes=0))
     return out

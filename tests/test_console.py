@@ -265,7 +265,7 @@ def workbench_server(tmp_path_factory, tiny_model):
     folder = tmp_path_factory.mktemp("workbench-store")
     shutil.copytree(tiny_model, folder / "tiny")
     model_store.point(folder, "tiny")
-    process, url, lines = start_server(folder, env=NO_SPEECH | {"ASSISTANT_TRAIN_EPOCHS": "3", "ASSISTANT_TRAIN_MAX_PER_INTENT": "60",
+    process, url, lines = start_server(folder, env=NO_SPEECH | {"ASSISTANT_TRAIN_EPOCHS": "3", "ASSISTANT_TRAIN_MIN_STEPS": "0", "ASSISTANT_TRAIN_MAX_PER_INTENT": "60",
                                                                 "ASSISTANT_TRAIN_MAX_MINUTES": "0"})
     yield url
     stop(process, lines)

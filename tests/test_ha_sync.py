@@ -280,7 +280,7 @@ def test_retrain_trains_a_new_current_version_that_knows_the_new_name(ha, tmp_pa
     ha.home["aliases"]["light.reading_lamp"] = ["the big lamp", "the sofa light"]
     models, home_file = tmp_path / "models", tmp_path / "home.yaml"
     done = run_sync("--home", str(home_file), "--url", ha.url, "--ha", "en", "--retrain",
-                    env={"ASSISTANT_HA_TOKEN": TOKEN, "ASSISTANT_NLU_MODELS": str(models), "ASSISTANT_TRAIN_EPOCHS": "1",
+                    env={"ASSISTANT_HA_TOKEN": TOKEN, "ASSISTANT_NLU_MODELS": str(models), "ASSISTANT_TRAIN_EPOCHS": "1", "ASSISTANT_TRAIN_MIN_STEPS": "0",
                          "ASSISTANT_TRAIN_MAX_PER_INTENT": "12", "ASSISTANT_TRAIN_SLIPS": "0", "ASSISTANT_TRAIN_MAX_MINUTES": "0"})
     assert done.returncode == 0, done.stderr
     trained = json.loads(done.stdout)["trained"]

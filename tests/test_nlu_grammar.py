@@ -73,7 +73,7 @@ def coffee_parser(tmp_path_factory):
     folder = tmp_path_factory.mktemp("coffee")
     (folder / "coffee.yaml").write_text(textwrap.dedent(COFFEE))
     out = tmp_path_factory.mktemp("models") / "coffee"
-    train(folder, out, config=TrainConfig(epochs=2, max_per_intent=100, max_minutes=3))
+    train(folder, out, config=TrainConfig(epochs=2, min_steps=0, max_per_intent=100, max_minutes=3))
     return Parser(out)
 
 

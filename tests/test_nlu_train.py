@@ -37,7 +37,7 @@ def rows(n_offset: int):
 def test_trains_from_a_jointbert_folder_and_scores_its_test_split(tmp_path):
     data = tmp_path / "toy"
     write_jointbert(data, {"train": rows(0) * 3, "dev": rows(3)[:6], "test": rows(5)[:8]})
-    trained = train(data, tmp_path / "model", config=TrainConfig(epochs=4, patience=4))
+    trained = train(data, tmp_path / "model", config=TrainConfig(epochs=4, min_steps=0, patience=4))
     test = trained.metadata.metrics["test"]
     assert test["n"] == 8
     assert trained.metadata.metrics["test_no_reject"]["intent_acc"] == 100.0  # rejection is calibrated on 6 dev sentences here
@@ -46,6 +46,15 @@ def test_trains_from_a_jointbert_folder_and_scores_its_test_split(tmp_path):
     assert (metrics.intent_acc, metrics.sentence_acc) == (test["intent_acc"], test["sentence_acc"])  # the trainer's own figures
     assert json.loads((report / "metrics.json").read_text())["n"] == 8
     assert (report / "confusion.png").stat().st_size > 1000
+
+
+def test_a_small_training_set_trains_more_epochs_until_it_has_taken_its_steps(tmp_path):
+    """Sixty examples make two batches an epoch, and a few epochs of them leave a model untrained: the recipe's
+    `min_steps` raises the epochs until the model has taken that many optimiser steps."""
+    data = tmp_path / "toy"
+    write_jointbert(data, {"train": rows(0) * 3, "dev": rows(3)[:6]})
+    trained = train(data, tmp_path / "model", config=TrainConfig(epochs=1, min_steps=12, patience=50))
+    assert trained.metadata.epochs_run == 6
 
 
 def test_a_failed_retrain_leaves_the_model_in_service_untouched(tiny_model, tmp_path):

@@ -193,7 +193,7 @@ def test_pipeline_with_a_korean_nlu_model(recognizer, domain, clips, tmp_path_fa
 
     folder = tmp_path_factory.mktemp("ko-intents")
     (folder / "ko.yaml").write_text(KOREAN_DOMAIN, encoding="utf-8")
-    model = train(folder, tmp_path_factory.mktemp("ko-model") / "ko", config=TrainConfig(epochs=4, max_per_intent=30, patience=5)).folder
+    model = train(folder, tmp_path_factory.mktemp("ko-model") / "ko", config=TrainConfig(epochs=4, min_steps=0, max_per_intent=30, patience=5)).folder
     pipeline = Pipeline(recognizer, Parser(model))
     assert pipeline.recognize_text("음악 틀어 줘").intent_ranking[0].name == "PlayMusic"  # ranking: a 3-epoch model may still reject
     result = pipeline.recognize_audio(load_audio(clips[2]))

@@ -32,7 +32,7 @@ def train_model(args: argparse.Namespace) -> dict:
 
     settings = settings_of(args)
     encoder = Path(args.encoder) if args.encoder else settings.path(settings.nlu.encoder)
-    config = settings.train.updated(epochs=args.epochs, seed=args.seed, max_minutes=args.max_minutes,
+    config = settings.train.updated(epochs=args.epochs, min_steps=0 if args.epochs else None, seed=args.seed, max_minutes=args.max_minutes,
                                     crf=False if args.no_crf else None, keep_fp32=args.keep_fp32 or None)
     with training_source(args) as data:
         if args.out:
@@ -154,7 +154,8 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="model folder to write (default: a new version in the store, nlu.models, made current)")
     p.add_argument("--no-activate", action="store_true", help="add the new version to the store without making it current")
     p.add_argument("--encoder", help="local BERT folder to fine-tune (default: nlu.encoder, else MiniLM-L6)")
-    p.add_argument("--epochs", type=int, help=f"passes over the training data (default: train.epochs; {defaults.epochs} built in)")
+    p.add_argument("--epochs", type=int, help=f"passes over the training data, taken as given (default: train.epochs, {defaults.epochs} built in, "
+                                                f"more for a small set: at least train.min_steps optimiser steps)")
     p.add_argument("--seed", type=int, help=f"seed of the data sampling and the initialisation (default: train.seed; {defaults.seed} built in)")
     p.add_argument("--max-minutes", type=float,
                    help=f"stop after this many minutes, keeping the best epoch; 0: no limit (default: train.max_minutes; {defaults.max_minutes:g} built in)")

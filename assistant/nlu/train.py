@@ -123,7 +123,10 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
     rng = random.Random(config.seed)
     intent_ids = {name: i for i, name in enumerate(model.config.intents)}
     tag_ids = {name: i for i, name in enumerate(model.config.tags)}
-    steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
+    epochs = planned_epochs(len(train_set), config)
+    if epochs > config.epochs:
+        log.info("%d examples: %d epochs, so that training takes at least %d optimiser steps", len(train_set), epochs, config.min_steps)
+    steps = epochs * math.ceil(len(train_set) / config.batch_size)
     plan = Plan(steps)
     optimizer, schedule = optimiser(model, config, plan)
     started = time.monotonic()
@@ -133,9 +136,9 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
         return bool(budget) and (done >= plan.steps or time.monotonic() - started > budget)
 
     best, best_key, best_epoch, stale, epoch, done = None, None, 0, 0, 0, 0
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
-        bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
+        bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
                    mininterval=1 if sys.stderr.isatty() else 30)
         for chunk in bar:
             loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft), rdrop=config.rdrop, distill=config.distill)
@@ -149,13 +152,13 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
             if budget and done == PLAN_AFTER:
                 plan.fit(done, time.monotonic() - started, budget)
             if done % 5 == 0:
-                report("training", done / steps, {"epoch": epoch, "epochs": config.epochs, "loss": round(loss.item(), 4)})
+                report("training", done / steps, {"epoch": epoch, "epochs": epochs, "loss": round(loss.item(), 4)})
             if out_of_time():
                 break
 
         dev = evaluate_torch(model, tokenizer, dev_set) if dev_set else None
         key = (dev.sentence_acc, dev.intent_acc + dev.slot_f1) if dev else (epoch,)
-        report("training", done / steps, {"epoch": epoch, "epochs": config.epochs,
+        report("training", done / steps, {"epoch": epoch, "epochs": epochs,
                                           "dev": dev.model_dump(include={"intent_acc", "slot_f1", "sentence_acc"}) if dev else None})
         log.info("epoch %d: %s (%.0fs)", epoch, f"dev intent {dev.intent_acc} slot F1 {dev.slot_f1} sentence {dev.sentence_acc}"
                  if dev else "no dev set", time.monotonic() - started)
@@ -263,6 +266,14 @@ def labels_of(model: JointBert) -> bundle.Labels:
 
 
 PLAN_AFTER = 20  # optimiser steps timed before the first fit of the schedule to the time budget
+
+
+def planned_epochs(n_train: int, config: TrainConfig) -> int:
+    """`config.epochs`, or more for a small training set: a domain of a few dozen examples makes a handful of
+    batches an epoch, and five epochs of them leave the model nearly untrained (Rasa's own starter bot, 68
+    examples: 25 steps, and every test sentence but one rejected as out of scope)."""
+    per_epoch = max(1, math.ceil(n_train / config.batch_size))
+    return max(config.epochs, math.ceil(config.min_steps / per_epoch))
 
 
 @dataclass

@@ -117,6 +117,8 @@ def _start(jobs: Path, settings: Settings, request: TrainRequest, served: Path |
         raise JobError(422, "the files declare no intents")
     job = TrainJob(id=job_id, state="queued", stage="queued", progress=0.0, activate=request.activate, created=datetime.now(timezone.utc))
     overrides = request.model_dump(include={"epochs", "max_minutes", "seed", "max_per_intent"}, exclude_none=True)
+    if "epochs" in overrides:
+        overrides["min_steps"] = 0  # epochs asked for are taken as given
     (folder / "settings.json").write_text(json.dumps({"settings": settings.model_dump(mode="json", exclude={"server"}),
                                                       "overrides": overrides, "served": str(served) if served else None}), encoding="utf-8")
     write_state(folder, job)

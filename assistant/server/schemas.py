@@ -119,7 +119,8 @@ class TrainRequest(Request):
                                                              "from (kept in its folder) and add `files` beside them (one of the "
                                                              "same name replaces theirs): the console's retrain with corrections.")
     activate: bool = Field(True, description="Make the new version current once trained and checked.")
-    epochs: int | None = Field(None, ge=1, le=50, description="Default: train.epochs of the server's config.")
+    epochs: int | None = Field(None, ge=1, le=50, description="Taken as given. Default: train.epochs of the server's config (more for a "
+                                                                 "small set: at least train.min_steps optimiser steps).")
     max_minutes: float | None = Field(None, gt=0, le=240, description="Time budget; default: train.max_minutes.")
     seed: int | None = Field(None, ge=0)
     max_per_intent: int | None = Field(None, ge=1, le=5000)
