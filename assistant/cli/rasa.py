@@ -12,6 +12,7 @@ from assistant.cli.common import UsageError
 
 def cmd_import_rasa(args: argparse.Namespace) -> int:
     from assistant.intents import load_domain
+    from assistant.intents.errors import IntentFileError
     from assistant.intents.rasa import convert
 
     out = Path(args.out)
@@ -24,7 +25,10 @@ def cmd_import_rasa(args: argparse.Namespace) -> int:
     draft = out.with_name(f".{out.stem}.{os.getpid()}{out.suffix}")
     try:
         draft.write_text(converted.to_yaml([Path(p) for p in args.data]), encoding="utf-8")
-        domain = load_domain(draft)  # what could not load is this converter's fault: say so before writing
+        try:
+            domain = load_domain(draft)  # what could not load is this converter's fault: say so before writing
+        except IntentFileError as err:
+            raise IntentFileError(str(out), err.line, f"the converted data does not load: {err.message}") from None
         draft.replace(out)
     finally:
         draft.unlink(missing_ok=True)

@@ -107,6 +107,8 @@ def convert(paths: list[Path]) -> Converted:
         name = str(item["intent"])
         for example in _examples(file, item):
             text, marks = _marks(example)
+            if not text:
+                continue
             if name == OUT_OF_SCOPE:
                 out_of_scope.append(" ".join(_BRACKETS.sub(" ", _plain(example)).split()))
                 continue
