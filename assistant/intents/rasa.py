@@ -29,9 +29,9 @@ import yaml
 
 from assistant.intents.builtins import BUILTINS
 from assistant.intents.errors import IntentFileError
+from assistant.intents.expand import OUT_OF_SCOPE  # Rasa's name for it too
 from assistant.intents.resolve import normalise
 
-OUT_OF_SCOPE = "out_of_scope"
 _MARK = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<short>[^()]+)\)|(?P<json>\{[^{}]*\}))")
 _BRACKETS = re.compile(r"[\[\]()]")
 
