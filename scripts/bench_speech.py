@@ -220,10 +220,10 @@ def searched_row(parser, untrusted, transcript, clip, rules) -> dict:
     and whether, not acted on, it overrules the repair of what was heard (`pipeline.overruled`)."""
     from assistant.intents.match import ACTION_WORDS
     from assistant.intents.sounds import phrase_similarity
-    from assistant.speech.pipeline import overruled
+    from assistant.speech.pipeline import heard_exactly, overruled
 
     sentence = transcript.domain_sentence
-    if not sentence or untrusted.source == "grammar" and untrusted.repair is None and not untrusted.ambiguous:
+    if not sentence or heard_exactly(untrusted):
         return {"search_acted": False}
     found = parser.parse(sentence)
     support, heard = transcript.support([sentence, transcript.text])

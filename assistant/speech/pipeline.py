@@ -153,6 +153,12 @@ class Pipeline:
 
 
 
+def heard_exactly(parsed: ParseResult) -> bool:
+    """Whether what was heard is a sentence of one intent's templates word for word: the search's sentence is
+    not consulted for it (`searched`)."""
+    return parsed.source == "grammar" and parsed.repair is None and not parsed.ambiguous
+
+
 def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules: Trust) -> ParseResult:
     """`parsed`, or the sentence of the templates the engine found in the audio (`Transcript.domain_sentence`) when
     the transcript is no sentence of the templates word for word (or one of several intents' templates) and the
@@ -160,7 +166,7 @@ def searched(parser: Parser, parsed: ParseResult, transcript: Transcript, rules:
     `repair` says how it differs from what was heard; otherwise what was heard is parsed as usual (a command the
     templates do not say goes to the model), unless the audio overrules its repair (`overruled`)."""
     sentence = transcript.domain_sentence
-    if not sentence or rules.search is None or parsed.source == "grammar" and parsed.repair is None and not parsed.ambiguous:
+    if not sentence or rules.search is None or heard_exactly(parsed):
         return parsed
     scores = transcript.support([sentence, transcript.text])
     if scores is None:
