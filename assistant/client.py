@@ -59,11 +59,12 @@ class Client:
             reason = getattr(e, "reason", e)
             raise ClientError(0, "unreachable", f"cannot reach {self.url}: {reason}") from None
 
-    def parse(self, text: str, threshold: float | None = None) -> Parsed:
-        return Parsed.model_validate_json(self._call("POST", "/v1/parse", ParseRequest(text=text, threshold=threshold)))
+    def parse(self, text: str, threshold: float | None = None, repair: bool | None = None) -> Parsed:
+        return Parsed.model_validate_json(self._call("POST", "/v1/parse", ParseRequest(text=text, threshold=threshold, repair=repair)))
 
-    def parse_batch(self, texts: list[str], threshold: float | None = None) -> BatchParsed:
-        return BatchParsed.model_validate_json(self._call("POST", "/v1/parse/batch", BatchRequest(texts=texts, threshold=threshold)))
+    def parse_batch(self, texts: list[str], threshold: float | None = None, repair: bool | None = None) -> BatchParsed:
+        return BatchParsed.model_validate_json(self._call("POST", "/v1/parse/batch",
+                                                          BatchRequest(texts=texts, threshold=threshold, repair=repair)))
 
     def rasa_parse(self, text: str) -> RasaParseResponse:
         return RasaParseResponse.model_validate_json(self._call("POST", "/model/parse", RasaParseRequest(text=text)))

@@ -34,6 +34,9 @@ class NluSettings(BaseModel):
     threads: int = 0
     oos_threshold: float | None = Field(None, allow_inf_nan=False)
     """Out-of-scope threshold overriding the one the trainer chose on dev (None: the model's)."""
+    repair: bool = False
+    """Typed text's near misses of the templates repaired as speech's are ("turn of the light"); a request may say
+    otherwise. Off: typed text is matched word for word, and what the templates do not say goes to the model."""
     batch_size: int = Field(32, ge=1)
     """Most parses a process runs through the model at once (`nlu.batching`); 1: each on its own."""
     batch_wait_ms: float = Field(0.0, ge=0, le=100, allow_inf_nan=False)

@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def assistant(*args, stdin: str | None = None, cwd=ROOT):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def assistant(*args, stdin: str | None = None, cwd=ROOT, env: dict | None = None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT)) | (env or {})
     return subprocess.run([sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
 
 
@@ -56,6 +56,18 @@ def test_parse_on_a_terminal_prints_a_line_a_person_reads(tiny_model):
     ranked = on_a_terminal("parse", "--model", str(tiny_model), "--top", "2", "turn off the kitchen lights")
     assert ranked[0] == lines[0] and ranked[1].strip().startswith("1. LightsOff") and ranked[2].strip().startswith("2. ")
     assert json.loads(on_a_terminal("parse", "--model", str(tiny_model), "--json", "turn off the kitchen lights")[0])["intent"]
+
+
+def test_parse_repairs_typos_when_asked_or_configured(tiny_model):
+    """Typed text is read word for word unless asked (`--repair`, or `nlu.repair` in config.toml / the environment)."""
+    typo = "swich off the bathrom light"
+    asked = [json.loads(assistant("parse", "--model", str(tiny_model), *flags, typo, env=env).stdout)
+             for flags, env in [(["--repair"], {}), ([], {"ASSISTANT_NLU_REPAIR": "true"}), ([], {})]]
+    for result in asked[:2]:
+        assert result["intent"]["name"] == "LightsOff" and result["source"] == "grammar"
+        assert [(e["slot"], e["value"]) for e in result["entities"]] == [("room", "bathroom")]
+        assert result["repair"]["sentence"] == "switch off the bathroom light"
+    assert asked[2]["repair"] is None and asked[2]["source"] == "model"
 
 
 def test_parse_dash_reads_one_utterance_a_line(tiny_model):

@@ -196,6 +196,19 @@ def test_the_slot_highlight_is_visible_on_screen(open_server, open_console, tmp_
     assert near > 0.3, f"only {near:.0%} of the mark's box shows its colour {colour}"
 
 
+def test_fix_typos_reads_a_typed_near_miss_as_the_template_sentence(open_server, open_console):
+    """With "fix typos" ticked, "swich off the bathrom light" is LightsOff in the bathroom, and the page says which
+    template sentence it was read as; the words typed stay as typed, "bathrom" marked as the room."""
+    page = open_console(open_server)
+    page.check("#repair")
+    ask(page, "swich off the bathrom light")
+    assert wait_for_intent(page) == "LightsOff"
+    assert page.text_content("#source") == "template sentence, read as “switch off the bathroom light”"
+    assert marks(page) == [("room", "bathrom")]
+    assert page.eval_on_selector_all("#entities tbody tr", "rs => rs.map(r => [...r.cells].slice(0, 3).map(c => c.textContent))") \
+        == [["room", "bathrom", "bathroom"]]
+
+
 def test_an_out_of_scope_sentence_is_said_so_without_marks(open_server, open_console):
     """The sentence "what is the capital of peru" is shown as out of scope, with no slot marked."""
     page = open_console(open_server)

@@ -150,6 +150,17 @@ def test_batch_keeps_the_order(client):
     assert out.results[1].entities[0].value == "living room"
 
 
+def test_typed_typos_are_repaired_when_the_request_asks(server, client):
+    typo = "swich off the bathrom light"
+    for result in [client.parse(typo, repair=True), client.parse_batch([typo], repair=True).results[0]]:
+        assert result.intent.name == "LightsOff" and result.source == "grammar"
+        assert [(e.slot, e.value) for e in result.entities] == [("room", "bathroom")]
+        assert result.repair.sentence == "switch off the bathroom light"
+    assert client.parse(typo).repair is None  # the server's default (nlu.repair): word for word
+    status, _, body = post_json(server[0] + "/model/parse", {"text": typo, "repair": True})
+    assert status == 200 and body["intent"]["name"] == "LightsOff" and body["entities"][0]["value"] == "bathroom"
+
+
 def test_rasa_shape(server):
     status, _, body = post_json(server[0] + "/model/parse", {"text": "lights off in the bedroom", "message_id": "m1"})
     assert status == 200

@@ -96,23 +96,24 @@ def cmd_parse(args: argparse.Namespace) -> int:
         raise UsageError("give the utterance (or - for one a line from stdin), or --input FILE, not both")
     folder = ensure_model(settings)
     threshold = args.threshold if args.threshold is not None else settings.nlu.oos_threshold
+    repair = args.repair or settings.nlu.repair
     if args.ray:
         from assistant.nlu.cluster import parse_on_ray
 
         if not args.input or not args.output:
             raise UsageError("--ray parses --input into the folder --output: give both")
         parse_on_ray(folder, args.input, args.output, address=None if args.ray == "local" else args.ray, actors=args.jobs or None,
-                     threshold=threshold)
+                     threshold=threshold, repair=repair)
         return 0
     if args.input:
         from assistant.nlu.corpus import parse_corpus
 
         counts = parse_corpus(folder, args.input, args.output or "-", batch_size=args.batch_size, jobs=args.jobs, threshold=threshold,
-                              threads=settings.nlu.threads or None)
+                              threads=settings.nlu.threads or None, repair=repair)
         log.info("%d utterances parsed (%d lines skipped) in %.1f s: %.0f a second", counts.parsed, counts.skipped,
                  counts.seconds, counts.parsed / max(counts.seconds, 1e-9))
         return 0
-    parser = Parser(folder, threads=settings.nlu.threads or None, threshold=threshold)
+    parser = Parser(folder, threads=settings.nlu.threads or None, threshold=threshold, repair=repair)
     # A person at a terminal reads a line; a pipe, a script or --json gets the whole result as one JSON line.
     show = (lambda r: r.model_dump_json()) if args.json or not sys.stdout.isatty() else (lambda r: brief(r, args.top))
     texts = (line.rstrip("\n") for line in sys.stdin) if args.text == ["-"] else [" ".join(args.text)]
@@ -183,6 +184,8 @@ def add_commands(sub) -> None:
                         "ADDRESS of the cluster (auto, ray://head:10001), or none to start Ray here (the cluster extra)")
     add_model_option(p)
     p.add_argument("--threshold", type=float, help="out-of-scope threshold (default: nlu.oos_threshold, else the model's)")
+    p.add_argument("--repair", action="store_true", help="repair near misses of the templates, typos included (\"turn of the "
+                                                         "light\"), as speech does (default: nlu.repair, off)")
     p.add_argument("--json", action="store_true", help="the whole result as JSON even on a terminal (piped output always is)")
     p.add_argument("--top", type=int, default=0, metavar="N", help="on a terminal, also the N likeliest intents (default: 0)")
     p.set_defaults(run=cmd_parse, quiet=True)

@@ -318,7 +318,7 @@ class Handler(AsyncEventHandler):
             if not isinstance(text, str):
                 raise ProtocolError("'text' must be a string")
             pipeline = self.daemon.service.current().pipeline
-            result = await loop.run_in_executor(None, partial(pipeline.recognize_text, text, repair=Transcript.is_type(event.type)))
+            result = await loop.run_in_executor(None, partial(pipeline.recognize_text, text, repair=Transcript.is_type(event.type) or None))
             await self.send(intent_event(result))
         else:
             await self.error(f"unsupported event type {event.type!r}", "unsupported")

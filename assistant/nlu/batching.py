@@ -71,7 +71,7 @@ class Batcher:
         self._leaders = 0
         """Batches being gathered or run."""
 
-    def parse(self, text: str, threshold: float | None = None, repair: bool = False) -> ParseResult:
+    def parse(self, text: str, threshold: float | None = None, repair: bool | None = None) -> ParseResult:
         """The result `Parser.parse` gives, the model run with whatever other parses are waiting for it."""
         if self.max_size <= 1:
             return self.parser.parse(text, threshold=threshold, repair=repair)

@@ -37,7 +37,7 @@ class ClusterError(AssistantError):
 class ParseActor:
     """One model per actor, loaded once from the files the driver shipped; parses a batch of rows at a time."""
 
-    def __init__(self, model: dict[str, bytes], threshold: float | None = None):
+    def __init__(self, model: dict[str, bytes], threshold: float | None = None, repair: bool = False):
         import ray
 
         from assistant.nlu.runtime import Parser
@@ -47,7 +47,7 @@ class ParseActor:
         self._folder = tempfile.TemporaryDirectory(prefix="assistant-model-")
         for name, data in model.items():
             (Path(self._folder.name) / name).write_bytes(data)
-        self.parser = Parser(self._folder.name, threads=1, threshold=threshold)
+        self.parser = Parser(self._folder.name, threads=1, threshold=threshold, repair=repair)
 
     def __call__(self, batch: dict) -> dict:
         texts = ["" if t is None else str(t) for t in batch["text"]]
@@ -69,7 +69,7 @@ def pack(folder: str | Path) -> dict[str, bytes]:
 
 
 def parse_on_ray(folder: str | Path, source: str, target: str, address: str | None = None, actors: int | None = None,
-                 batch_size: int = 256, threshold: float | None = None) -> None:
+                 batch_size: int = 256, threshold: float | None = None, repair: bool = False) -> None:
     """Parse the corpus `source` into the folder `target` (Parquet when its name ends in .parquet, else JSON lines)
     with `actors` parsers (default: one per CPU of the cluster).
 
@@ -90,7 +90,7 @@ def parse_on_ray(folder: str | Path, source: str, target: str, address: str | No
     if "text" not in dataset.columns():
         raise ClusterError(f"{source}: no `text` column (columns: {', '.join(dataset.columns())})")
     actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    parsed = dataset.map_batches(ParseActor, fn_constructor_kwargs={"model": ray.put(model), "threshold": threshold},
+    parsed = dataset.map_batches(ParseActor, fn_constructor_kwargs={"model": ray.put(model), "threshold": threshold, "repair": repair},
                                  batch_size=batch_size, concurrency=actors, num_cpus=1, batch_format="numpy")
     if target.rstrip("/").endswith(".parquet"):
         parsed.write_parquet(target, ray_remote_args=IO_TASKS)

@@ -47,12 +47,13 @@ class Counts:
 
 
 def parse_corpus(folder: str | Path, source: str | Path, target: str | Path, batch_size: int = 256, progress: bool = True,
-                 jobs: int = 1, threshold: float | None = None, threads: int | None = None) -> Counts:
+                 jobs: int = 1, threshold: float | None = None, threads: int | None = None, repair: bool = False) -> Counts:
     """Parse every line of `source` (a path, or "-" for stdin) into JSON lines in `target` (a path, or "-") with the
     model in `folder`.
 
     `jobs`: processes parsing batches (0: one per core), each with the model loaded and one onnxruntime thread;
-    with one, the batches are parsed here (`threads`: onnxruntime's). `threshold`: out-of-scope threshold.
+    with one, the batches are parsed here (`threads`: onnxruntime's). `threshold`: out-of-scope threshold; `repair`:
+    near misses of the templates repaired (`Parser.repair`).
     """
     jobs = jobs or os.cpu_count() or 1
     counts = Counts()
@@ -63,7 +64,8 @@ def parse_corpus(folder: str | Path, source: str | Path, target: str | Path, bat
         size = None if str(source) == "-" else Path(source).stat().st_size
         bar = stack.enter_context(tqdm(total=size, unit="B", unit_scale=True, desc="parsing", disable=not progress,
                                        mininterval=1 if sys.stderr.isatty() else 30))
-        submit = _here(Parser(folder, threads=threads, threshold=threshold)) if jobs == 1 else _processes(folder, threshold, jobs, stack)
+        submit = (_here(Parser(folder, threads=threads, threshold=threshold, repair=repair)) if jobs == 1
+                  else _processes(folder, threshold, repair, jobs, stack))
         pending: deque[tuple[list, Future]] = deque()
 
         def write(batch: list, lines: list[str]) -> None:
@@ -102,13 +104,13 @@ def _here(parser: Parser) -> Callable[[list[str]], Future]:
     return submit
 
 
-def _processes(folder: str | Path, threshold: float | None, jobs: int, stack: ExitStack) -> Callable[[list[str]], Future]:
+def _processes(folder: str | Path, threshold: float | None, repair: bool, jobs: int, stack: ExitStack) -> Callable[[list[str]], Future]:
     """Batches parsed by `jobs` processes, each with the model loaded once (checked here first, so a bad folder
     is one clear error, not one per process). Spawned, not forked: a fork may inherit a lock an onnxruntime
     thread held."""
     bundle.check_folder(Path(folder))
     pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_load,
-                                                   initargs=(str(Path(folder).resolve()), threshold)))
+                                                   initargs=(str(Path(folder).resolve()), threshold, repair)))
     return lambda texts: pool.submit(_parse_here, texts)
 
 
@@ -116,9 +118,9 @@ _parser: Parser | None = None
 """A worker process's model (`_load`)."""
 
 
-def _load(folder: str, threshold: float | None) -> None:
+def _load(folder: str, threshold: float | None, repair: bool) -> None:
     global _parser
-    _parser = Parser(folder, threads=1, threshold=threshold)
+    _parser = Parser(folder, threads=1, threshold=threshold, repair=repair)
 
 
 def _parse_here(texts: list[str]) -> list[str]:

@@ -128,9 +128,9 @@ class Parser:
     """
 
     def __init__(self, folder: Path | str | None = None, onnx_file: str = bundle.ONNX_INT8, threads: int | None = None,
-                 threshold: float | None = None):
+                 threshold: float | None = None, repair: bool = False):
         """`folder`: a model folder; none: the model the configuration names (config.toml's `nlu.model`, else the
-        current version of `nlu.models`), with its threads and out-of-scope threshold."""
+        current version of `nlu.models`), with its threads, out-of-scope threshold and `repair`."""
         import onnxruntime as ort
 
         if folder is None:  # no training here: a library call should not spend minutes on it
@@ -143,6 +143,7 @@ class Parser:
                                      f"or give Parser a model folder")
             threads = threads or settings.nlu.threads or None
             threshold = threshold if threshold is not None else settings.nlu.oos_threshold
+            repair = repair or settings.nlu.repair
         self.folder = Path(folder).resolve()
         self.metadata, self.labels = bundle.check_folder(self.folder)
         _one_blas_thread()
@@ -166,6 +167,9 @@ class Parser:
         """The domain renames what it reports (Home Assistant's): results pass through `_reported`."""
         self.threshold = threshold
         """Out-of-scope threshold overriding the model's own (config); a request may override both."""
+        self.repair = repair
+        """Whether a parse repairs near misses of the templates unless told (config `nlu.repair`): typed text from a
+        chat window has typos as speech has misheard words; a request may say otherwise."""
         self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
 
     def _check_outputs(self) -> None:
@@ -192,16 +196,17 @@ class Parser:
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         return Raw.decode(logits, scores, pooled, batch, self.rules, self.scope)
 
-    def parse(self, text: str, threshold: float | None = None, repair: bool = False) -> ParseResult:
+    def parse(self, text: str, threshold: float | None = None, repair: bool | None = None) -> ParseResult:
         return self.parse_batch([text], threshold=threshold, repair=repair)[0]
 
-    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool = False,
+    def parse_batch(self, texts: list[str], batch_size: int = 32, threshold: float | None = None, repair: bool | None = None,
                     grammar: bool = True) -> list[ParseResult]:
         """Parse many utterances: the grammar answers what it can (`prepare`), the model the rest together (`finish`).
 
         `repair` also matches near misses of the templates (`Grammar.repair`): what speech recognition gets
-        nearly right. Typed text is matched exactly unless the caller asks. `grammar=False` leaves everything
-        to the model (benchmarks measure it alone).
+        nearly right, and typos ("whats the wether in paris tomorow"). Typed text is matched exactly unless the
+        caller asks (None: as the parser was made, `self.repair`). `grammar=False` leaves everything to the model
+        (benchmarks measure it alone).
         """
         prepared = []
         for i, text in enumerate(texts):
@@ -211,13 +216,14 @@ class Parser:
         finished = iter(self.finish([p for p in prepared if isinstance(p, Pending)], threshold, batch_size))
         return [next(finished) if isinstance(p, Pending) else p for p in prepared]
 
-    def prepare(self, text: str, repair: bool = False, grammar: bool = True) -> ParseResult | Pending:
+    def prepare(self, text: str, repair: bool | None = None, grammar: bool = True) -> ParseResult | Pending:
         """The grammar's part of a parse: the result when the templates say `text` (or nearly, with `repair`) in
         one way, else what the model needs to finish it. Cheap and lock-free: servers call it in the request's
         own thread and gather only the `Pending` ones into a batch (`nlu.batching`)."""
         words = split_words(text)
         if not words:
             return self._finished(ParseResult(text=text, intent=None, in_scope=False, warnings=["empty input: no words to understand"]))
+        repair = self.repair if repair is None else repair
         found = self._meanings(most_specific(self.grammar.match(text, hesitations=repair))) if grammar else []
         if len(found) == 1:
             return self._finished(self._grammar_result(text, found[0]))

@@ -29,11 +29,14 @@ class ParseRequest(Request):
     text: str = Field(description="The utterance; longer than `server.max_text_chars` characters: 413.")
     threshold: float | None = Field(None, allow_inf_nan=False,
                                     description="Out-of-scope threshold for this request (higher accepts more); default: the server's.")
+    repair: bool | None = Field(None, description="Repair near misses of the templates, typos included (\"turn of the light\"), "
+                                                  "as speech is; the result's `repair` says how. Default: the server's (`nlu.repair`).")
 
 
 class BatchRequest(Request):
     texts: list[str] = Field(description="Utterances, at most `server.max_batch`; results come back in the same order.")
     threshold: float | None = Field(None, allow_inf_nan=False)
+    repair: bool | None = Field(None, description="As in `/v1/parse`.")
 
 
 class Parsed(ParseResult):
@@ -60,6 +63,7 @@ class RasaParseRequest(BaseModel):
 
     text: str
     message_id: str | None = None
+    repair: bool | None = Field(None, description="Not Rasa's: as in `/v1/parse`.")
 
 
 class RasaIntent(BaseModel):

@@ -96,8 +96,9 @@ class Pipeline:
             return self.mode
         return None
 
-    def recognize_text(self, text: str, repair: bool = False) -> RecognizeResult:
-        """Typed text (or another recogniser's transcript, with `repair`), in the result schema of speech."""
+    def recognize_text(self, text: str, repair: bool | None = None) -> RecognizeResult:
+        """Typed text (or another recogniser's transcript, with `repair`; None: as the parser repairs typed text), in
+        the result schema of speech."""
         started = time.perf_counter()
         parsed = self.parser.parse(text, repair=repair)
         ms = (time.perf_counter() - started) * 1000

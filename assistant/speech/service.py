@@ -168,7 +168,8 @@ class Service:
 
     def load(self, folder: Path) -> Loaded:
         """The pipeline of a resolved model folder; `ModelLoadError` (from the one loader) when it cannot serve."""
-        parser = Parser(folder, threads=self.threads or self.settings.nlu.threads or None, threshold=self.settings.nlu.oos_threshold)
+        parser = Parser(folder, threads=self.threads or self.settings.nlu.threads or None, threshold=self.settings.nlu.oos_threshold,
+                        repair=self.settings.nlu.repair)
         recognizer, second, speech = None, None, "disabled"
         if self.speech.enabled:
             try:

@@ -22,7 +22,7 @@ def check_text(text: str, where: str = "text") -> None:
 def parse(body: ParseRequest):
     check_text(body.text)
     loaded = state().service.current()
-    return Parsed(**loaded.batcher.parse(body.text, threshold=body.threshold).model_dump(), model=loaded.version)
+    return Parsed(**loaded.batcher.parse(body.text, threshold=body.threshold, repair=body.repair).model_dump(), model=loaded.version)
 
 
 @endpoints.operation("/v1/parse/batch", "POST", "Understand many utterances at once (in order).",
@@ -34,14 +34,14 @@ def parse_batch(body: BatchRequest):
     for i, text in enumerate(body.texts):
         check_text(text, f"texts.{i}")
     loaded = state().service.current()
-    return BatchParsed(model=loaded.version, results=loaded.parser.parse_batch(body.texts, threshold=body.threshold))
+    return BatchParsed(model=loaded.version, results=loaded.parser.parse_batch(body.texts, threshold=body.threshold, repair=body.repair))
 
 
 @endpoints.operation("/model/parse", "POST", "Rasa-compatible parse: the shape Rasa's HTTP API returns.", tag="rasa",
                      body=RasaParseRequest, response=RasaParseResponse, errors=(503,))
 def rasa_parse(body: RasaParseRequest):
     check_text(body.text)
-    return to_rasa(state().service.current().batcher.parse(body.text))
+    return to_rasa(state().service.current().batcher.parse(body.text, repair=body.repair))
 
 
 def to_rasa(result: ParseResult) -> RasaParseResponse:
