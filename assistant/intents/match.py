@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -415,7 +416,7 @@ class Grammar:
         for j in range(i, min(len(said), i + MAX_SPAN)):
             word = said[j]
             if word not in WORDS and not word[:1].isdigit():
-                found = process.extractOne(word, _BUILTIN_WORDS, scorer=similarity_scorer, score_cutoff=CLOSE)
+                found = _builtin_word(word)
                 if found is None or cost + max(0.15, 1.0 - found[1]) > 1.0:
                     break
                 cost += max(0.15, 1.0 - found[1])
@@ -498,6 +499,14 @@ def _phrases(surfaces: dict[str, str]) -> tuple[Phrases, np.ndarray]:
 
 
 _BUILTIN_WORDS = sorted(WORDS)
+
+
+@lru_cache(maxsize=8192)
+def _builtin_word(word: str) -> tuple[str, float] | None:
+    """The number or time word a misspelt one stands for ("minuets": "minutes"), and how alike they are; None when
+    none is close. Cached: one search asks it of the same word at every position a built-in slot may start."""
+    found = process.extractOne(word, _BUILTIN_WORDS, scorer=similarity_scorer, score_cutoff=CLOSE)
+    return None if found is None else (found[0], found[1])
 
 
 def similarity_scorer(a: str, b: str, **_) -> float:
