@@ -1,7 +1,7 @@
 """Recording conditions: the product's speech path on clips recorded as people's are, not as a benchmark's are.
 
     python scripts/bench_recording.py              # 40 commands, writes docs/benchmarks/recording.json
-    python scripts/bench_recording.py --n 60 --conditions base,phone-8k
+    python scripts/bench_recording.py --n 60 --engines pocketsphinx --conditions base,phone-8k
 
 `bench_speech.py` varies the noise; the recording is otherwise ideal (full
 level, 16 kHz, a quarter second of silence around the command). Here each
@@ -12,8 +12,8 @@ reverberation, through a telephone band at 8 kHz, as 44.1 kHz stereo, spoken
 30 % faster, behind 2 s of faint hiss, and inside 1.5 s of pink noise or other
 voices (babble) at 18, 12 and 6 dB SNR before and after it (an utterance
 endpointed late, a television on). Every clip goes through `Pipeline.recognize_audio`
-as `assistant recognize` runs it (the configured engine, its second engine,
-domain mode).
+as `assistant recognize` runs it, for each engine of `--engines` as the product
+loads it (Whisper with pocketsphinx behind it; pocketsphinx alone), domain mode.
 
 Per condition: `accepted` (intent and every canonical value right), `wrong`
 (acted on with a wrong intent or value), `latency_p50_ms`. Needs espeak-ng,
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40, help="commands (each in every condition)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--conditions", help="comma-separated names (default: all)")
+    parser.add_argument("--engines", default="whisper,pocketsphinx", help="engines to run, each as `speech.engine`")
     parser.add_argument("--json", default=str(ROOT / "docs/benchmarks/recording.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -124,9 +125,10 @@ def main() -> None:
     model = Path(args.model).resolve() if args.model else ensure_model(settings).resolve()
     settings.nlu.model = model
     items = commands(Parser(model).domain, args.n, args.seed)
-    pipeline = Service(settings, SpeechOptions(required=True, mode="domain")).start().pipeline
+    pipelines = {engine: Service(settings, SpeechOptions(required=True, engine=engine, mode="domain")).start().pipeline
+                 for engine in args.engines.split(",")}
     rng = np.random.default_rng(args.seed)
-    rows: dict[str, list[dict]] = {}
+    rows: dict[str, dict[str, list[dict]]] = {engine: {} for engine in pipelines}
     with tempfile.TemporaryDirectory(prefix="bench-recording-") as tmp:
         folder = Path(tmp)
         made = conditions(babble(folder, seed=args.seed), rng)
@@ -141,26 +143,31 @@ def main() -> None:
             for name in wanted:
                 target = folder / f"{k}-{name}.wav"
                 made[name](speech, plain, target)
-                started = time.perf_counter()
-                result = pipeline.recognize_audio(load_audio(target))
-                ok = right(result, item)
-                rows.setdefault(name, []).append({"reference": item["text"], "transcript": result.asr.text, "accepted": ok,
-                                                  "wrong": result.intent is not None and not ok,
-                                                  "ms": (time.perf_counter() - started) * 1000})
+                for engine, pipeline in pipelines.items():
+                    started = time.perf_counter()
+                    result = pipeline.recognize_audio(load_audio(target))
+                    ok = right(result, item)
+                    rows[engine].setdefault(name, []).append({"accepted": ok, "wrong": result.intent is not None and not ok,
+                                                              "ms": (time.perf_counter() - started) * 1000})
             log.info("%d/%d commands", k + 1, len(items))
-    figures = {name: {"accepted": round(100 * float(np.mean([r["accepted"] for r in rs])), 1),
-                      "wrong": round(100 * float(np.mean([r["wrong"] for r in rs])), 1),
-                      "latency_p50_ms": round(float(np.median([r["ms"] for r in rs])), 1)} for name, rs in rows.items()}
-    recognizer = pipeline.recognizer
-    data = {"meta": {"commands": len(items), "seed": args.seed, "engine": recognizer.engine, "model": recognizer.model,
-                     "second": pipeline.second.engine if pipeline.second is not None else None, "nlu_model": model.name,
-                     "machine": machine(), "date": time.strftime("%Y-%m-%d"), "command": " ".join(["python scripts/bench_recording.py", *sys.argv[1:]])},
-            "conditions": figures}
+    engines = {}
+    for engine, pipeline in pipelines.items():
+        engines[engine] = {"model": pipeline.recognizer.model, "second": pipeline.second.engine if pipeline.second is not None else None,
+                           "conditions": {name: {"accepted": round(100 * float(np.mean([r["accepted"] for r in rs])), 1),
+                                                 "wrong": round(100 * float(np.mean([r["wrong"] for r in rs])), 1),
+                                                 "latency_p50_ms": round(float(np.median([r["ms"] for r in rs])), 1)}
+                                          for name, rs in rows[engine].items()}}
+    data = {"meta": {"commands": len(items), "seed": args.seed, "nlu_model": model.name, "machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                     "command": " ".join(["python scripts/bench_recording.py", *sys.argv[1:]])},
+            "engines": engines}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-    print("| condition | accepted % | wrong % | p50 ms |\n| --- | --- | --- | --- |")
-    for name, f in figures.items():
-        print(f"| {name} | {f['accepted']} | {f['wrong']} | {f['latency_p50_ms']} |")
+    names = list(pipelines)
+    print("| condition | " + " | ".join(f"{e}: accepted % / wrong % / p50 ms" for e in names) + " |")
+    print("| --- |" + " --- |" * len(names))
+    for name in next(iter(engines.values()))["conditions"]:
+        cells = [engines[e]["conditions"][name] for e in names]
+        print(f"| {name} | " + " | ".join(f"{c['accepted']} / {c['wrong']} / {c['latency_p50_ms']:.0f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

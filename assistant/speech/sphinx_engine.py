@@ -25,7 +25,7 @@ import weakref
 from pathlib import Path
 
 from assistant.files import write_atomic
-from assistant.speech.audio import NoiseFloor, check_rate
+from assistant.speech.audio import NoiseFloor, check_rate, raised
 from assistant.intents.spoken import keep_known, sample_phrases
 from assistant.speech.recognizer import Busy, Mode, SpeechError, Trust, check_chunk, check_mode
 from assistant.speech.result import Transcript, WordTiming
@@ -282,6 +282,8 @@ class SphinxStream:
         self._vad = recognizer._pocketsphinx.Vad(recognizer._pocketsphinx.Vad.LOOSE, recognizer.rate)
         self._floor = NoiseFloor()
         self._audio = bytearray()
+        self._raw = bytearray()
+        """The audio as it came (`_audio` has the noise floor added): what the final pass raises when it is quiet."""
         self._pending = b""
         self._heard = 0.0
         self._silence = 0.0
@@ -294,6 +296,7 @@ class SphinxStream:
         check_chunk(pcm, len(self._audio), self.recognizer.rate, self.recognizer.max_seconds, finished=self._decoder is None)
         if not pcm:
             return None
+        self._raw += pcm
         pcm = self._floor.add(pcm)
         self._audio += pcm
         self._track_speech(pcm)
@@ -324,6 +327,7 @@ class SphinxStream:
             elif self._heard == 0 and len(self._audio) > 4 * self.recognizer.rate:
                 cut = len(self._audio) - self.recognizer.rate  # keep 0.5 s of the silence before speech
                 del self._audio[:cut]
+                del self._raw[:cut]
                 self._trimmed += cut
             elif self._heard >= 0.15:
                 self._silence += seconds
@@ -339,10 +343,10 @@ class SphinxStream:
                 decoder.end_utt()
             words = []
             if self._audio:
-                start, end = self._speech_span()
+                start, end, audio = self._final_audio()
                 decoder.set_cmn(self.recognizer._cmn)  # every final pass starts from the same cepstral mean
                 decoder.start_utt()
-                decoder.process_raw(bytes(self._audio[start:end]), full_utt=True)
+                decoder.process_raw(audio, full_utt=True)
                 decoder.end_utt()
                 if decoder.hyp() is not None:
                     offset = (start + self._trimmed) / 2 / self.recognizer.rate
@@ -350,6 +354,17 @@ class SphinxStream:
         finally:
             self._release()
         return Transcript.of_words(words, "pocketsphinx", self.recognizer.model, self.mode)
+
+    def _final_audio(self) -> tuple[int, int, bytes]:
+        """Where the audio the final pass decodes starts and ends (byte offsets), and that audio: the speech as fed
+        (with its noise floor, `_speech_span`), or when the recording is quiet all of it, raised (`raised`) and then
+        given its floor. The voice detector judged the quiet audio under the floor, so its span may have cut words."""
+        raw = bytes(self._raw)
+        louder = raised(raw)
+        if louder is raw:
+            start, end = self._speech_span()
+            return start, end, bytes(self._audio[start:end])
+        return 0, len(raw), NoiseFloor().add(louder)
 
     def _speech_span(self) -> tuple[int, int]:
         """The part of the audio the final pass decodes: speech and half a second around it.
