@@ -219,8 +219,9 @@ def raised(pcm: bytes, quiet: float = QUIET_PEAK, peak: float = RAISED_PEAK, mos
     amplified to reach `peak` (at most `most` times); other audio as it is (the same object).
 
     pocketsphinx's features start from a fixed cepstral mean and its noise floor (`NoiseFloor`) is at a fixed
-    level: a recording 30 dB below full scale, as a laptop's or a far microphone's is, went from 80 % of commands
-    understood to 2.5 % (`scripts/bench_recording.py`). Whisper and Kaldi normalise for themselves."""
+    level: of recordings 30 dB below full scale, as a laptop's or a far microphone's are, it understood 2.5 % of
+    commands against 80 % at the synthetic voices' level (`scripts/bench_recording.py`). Whisper and Kaldi
+    normalise for themselves."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
     if not len(samples):
         return pcm
