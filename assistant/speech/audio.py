@@ -194,9 +194,11 @@ class NoiseFloor:
     LEVEL = 60.0
     BLOCK = 1 << 16
 
-    def __init__(self, level: float = LEVEL):
+    def __init__(self, level: float = LEVEL, at: int = 0):
+        """`at`: the sample of the stream the first `add` starts at, so that a part of a stream is given again
+        the floor it had."""
         self._noise = np.random.default_rng(0).normal(0.0, level, self.BLOCK).astype(np.float32)
-        self._at = 0
+        self._at = at % self.BLOCK
 
     def add(self, pcm: bytes) -> bytes:
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)

@@ -282,8 +282,7 @@ class SphinxStream:
         self._vad = recognizer._pocketsphinx.Vad(recognizer._pocketsphinx.Vad.LOOSE, recognizer.rate)
         self._floor = NoiseFloor()
         self._audio = bytearray()
-        self._raw = bytearray()
-        """The audio as it came (`_audio` has the noise floor added): what the final pass raises when it is quiet."""
+        """The audio as it came; the decoders and the voice detector get it with the noise floor (`_floor`)."""
         self._pending = b""
         self._heard = 0.0
         self._silence = 0.0
@@ -296,9 +295,8 @@ class SphinxStream:
         check_chunk(pcm, len(self._audio), self.recognizer.rate, self.recognizer.max_seconds, finished=self._decoder is None)
         if not pcm:
             return None
-        self._raw += pcm
-        pcm = self._floor.add(pcm)
         self._audio += pcm
+        pcm = self._floor.add(pcm)
         self._track_speech(pcm)
         if not self.partials:
             return None
@@ -327,7 +325,6 @@ class SphinxStream:
             elif self._heard == 0 and len(self._audio) > 4 * self.recognizer.rate:
                 cut = len(self._audio) - self.recognizer.rate  # keep 0.5 s of the silence before speech
                 del self._audio[:cut]
-                del self._raw[:cut]
                 self._trimmed += cut
             elif self._heard >= 0.15:
                 self._silence += seconds
@@ -356,15 +353,13 @@ class SphinxStream:
         return Transcript.of_words(words, "pocketsphinx", self.recognizer.model, self.mode)
 
     def _final_audio(self) -> tuple[int, int, bytes]:
-        """Where the audio the final pass decodes starts and ends (byte offsets), and that audio: the speech as fed
-        (with its noise floor, `_speech_span`), or when the recording is quiet all of it, raised (`raised`) and then
-        given its floor. The voice detector judged the quiet audio under the floor, so its span may have cut words."""
-        raw = bytes(self._raw)
-        louder = raised(raw)
-        if louder is raw:
-            start, end = self._speech_span()
-            return start, end, bytes(self._audio[start:end])
-        return 0, len(raw), NoiseFloor().add(louder)
+        """Where the audio the final pass decodes starts and ends (byte offsets), and that audio with the noise
+        floor it was fed with: the speech (`_speech_span`), or when the recording is quiet all of it, raised first
+        (`raised`). The voice detector judged quiet audio under the floor, so its span may have cut words."""
+        audio = bytes(self._audio)
+        louder = raised(audio)
+        start, end = self._speech_span() if louder is audio else (0, len(audio))
+        return start, end, NoiseFloor(at=(self._trimmed + start) // 2).add(louder[start:end])
 
     def _speech_span(self) -> tuple[int, int]:
         """The part of the audio the final pass decodes: speech and half a second around it.
