@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from bench_speech import babble, commands, pink, read16k, right, say
+from bench_speech import active_power, babble, commands, pink, read16k, right, say
 from benchlib import ROOT, machine
 
 SEED = 777
@@ -47,12 +47,6 @@ log = logging.getLogger("bench_recording")
 
 def sox(source: Path, target: Path, *effects: str) -> None:
     subprocess.run(["sox", str(source), str(target), *effects], check=True, capture_output=True, timeout=60)
-
-
-def active_power(speech: np.ndarray) -> float:
-    """Mean power of the speech's active samples (as `bench_speech` measures SNR)."""
-    active = speech[np.abs(speech) > 0.02 * np.abs(speech).max()]
-    return float(np.mean(active**2)) if len(active) else 1.0
 
 
 def conditions(crowd: np.ndarray, rng: np.random.Generator) -> dict[str, Callable[[np.ndarray, Path, Path], None]]:

@@ -122,6 +122,12 @@ def pink(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.fft.irfft(spectrum, n)
 
 
+def active_power(speech: np.ndarray) -> float:
+    """Mean power of the speech's active samples: what an SNR is measured against."""
+    active = speech[np.abs(speech) > 0.02 * np.abs(speech).max()]
+    return float(np.mean(active**2)) if len(active) else 1.0
+
+
 def synthesise(items: list[dict], folder: Path, seed: int) -> list[dict]:
     """WAVs at 16 kHz: each command clean and at each SNR, half the clips with babble, half with pink noise."""
     import soundfile
@@ -133,8 +139,7 @@ def synthesise(items: list[dict], folder: Path, seed: int) -> list[dict]:
         raw = folder / f"{k}.raw.wav"
         say(*item["voice"], item["text"], raw)
         speech = read16k(raw)
-        active = speech[np.abs(speech) > 0.02 * np.abs(speech).max()]
-        power = float(np.mean(active**2)) if len(active) else 1.0
+        power = active_power(speech)
         padded = np.concatenate([np.zeros(4000), speech, np.zeros(4000)])
         kind = "babble" if k % 2 else "pink"
         noise = pink(len(padded), rng)

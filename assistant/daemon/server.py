@@ -313,12 +313,13 @@ class Handler(AsyncEventHandler):
                 await self.send(intent_event(result))
         elif Recognize.is_type(event.type) or Transcript.is_type(event.type):
             # `transcript` from a client is a conversation turn (Home Assistant's conversation agent sends it,
-            # with its `conversation_id` in `context`): answered like `recognize`, near misses repaired.
+            # with its `conversation_id` in `context`): answered like `recognize`, near misses repaired. Text sent
+            # with `recognize` is typed: repaired as `nlu.repair` says.
             text = event.data.get("text")
             if not isinstance(text, str):
                 raise ProtocolError("'text' must be a string")
             pipeline = self.daemon.service.current().pipeline
-            result = await loop.run_in_executor(None, partial(pipeline.recognize_text, text, repair=Transcript.is_type(event.type) or None))
+            result = await loop.run_in_executor(None, partial(pipeline.recognize_text, text, repair=True if Transcript.is_type(event.type) else None))
             await self.send(intent_event(result))
         else:
             await self.error(f"unsupported event type {event.type!r}", "unsupported")
