@@ -73,6 +73,10 @@ class TrainConfig(BaseModel):
                                                    "first half of the planned steps).")
     seed: int = Field(0, ge=0)
     crf: bool = Field(True, description="A CRF over the slot tags; false: softmax with BIO-constrained decoding.")
+    word_pool: Literal["first", "mean"] = Field("first", description="A word's tag scores: its first sub-token's, or "
+                                                "the mean over all of its sub-tokens.")
+    intent_pool: Literal["cls", "mean"] = Field("cls", description="What the intent head reads: the [CLS] vector, or "
+                                                 "the mean of the token vectors (a sentence-transformers encoder's sentence vector).")
     max_per_intent: int = Field(150, ge=1, description="Examples generated per intent from the templates of intent files "
                                                          "(more where its lists have values no sentence said yet).")
     slips: float = Field(0.25, ge=0, le=1, description="Share of the generated sentences copied with typing slips, so typos are understood.")

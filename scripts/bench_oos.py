@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from benchlib import ROOT, arguments, log_progress, machine, recipe
+from benchlib import ROOT, arguments, log_progress, machine, recipe, recipe_values
 
 from assistant.intents import load_training_data  # noqa: E402
 from assistant.nlu.metrics import scope_metrics  # noqa: E402
@@ -93,9 +93,11 @@ def main() -> None:
     log_progress()
 
     data = load_training_data(args.data)
+    values = recipe_values(args.recipe)
     started = time.monotonic()
     if not args.reuse:
-        train(args.data, args.model, config=recipe(epochs=args.epochs, max_false_reject=args.max_false_reject, threads=args.threads))
+        train(args.data, args.model, config=recipe(epochs=args.epochs, max_false_reject=args.max_false_reject, threads=args.threads,
+                                                   **values))
     train_seconds = time.monotonic() - started
     parser = Parser(args.model, threads=1)
     dev = (outputs(parser, data.dev), [e.intent for e in data.dev])
@@ -106,6 +108,7 @@ def main() -> None:
         "machine": machine(),
         "command": "python scripts/bench_oos.py " + " ".join(sys.argv[1:]),
         "model": {"epochs": args.epochs, "train_threads": args.threads or "default", "train_seconds": round(train_seconds, 1) if not args.reuse else None,
+                  "recipe": values,
                   "temperature": served.temperature, "weight": served.weight, "threshold": served.threshold},
         "test": {"n_in_scope": sum(e.intent != OUT_OF_SCOPE for e in data.test), "n_out_of_scope": sum(e.intent == OUT_OF_SCOPE for e in data.test)},
         "variants": {

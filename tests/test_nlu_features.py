@@ -61,3 +61,19 @@ def test_padding_is_masked_and_an_empty_batch_is_empty(tokenizer):
     assert (batch.input_ids[1, 3:] == 0).all()
     empty = featurize(tokenizer, [])
     assert empty.input_ids.shape[0] == 0
+
+
+def test_mean_pooling_reads_a_word_over_all_of_its_sub_tokens(tokenizer):
+    """With `word_pool="mean"` a word's scores are the mean of its sub-tokens' scores (a rare word split into
+    pieces is read whole); a word with no sub-token still reads the one before it."""
+    import numpy as np
+
+    n = len(pieces(tokenizer, "chandeliers"))
+    mark = "\u0301"
+    batch = featurize(tokenizer, [["turn", "on", "chandeliers", mark, "now"]], word_pool="mean")
+    assert list(batch.word_pos[0]) == [1, 2, 3, 3, 3 + n] and list(batch.word_len[0]) == [1, 1, n, 1, 1]
+    scores = np.arange(batch.input_ids.shape[1], dtype=np.float32)[None, :, None] * np.ones((1, 1, 2), np.float32)
+    words = batch.word_scores(scores, 0)
+    assert words[:, 0].tolist() == pytest.approx([1, 2, 3 + (n - 1) / 2, 3, 3 + n])
+    first = featurize(tokenizer, [["turn", "on", "chandeliers", mark, "now"]])
+    assert first.word_len is None and first.word_scores(scores, 0)[:, 0].tolist() == [1, 2, 3, 3, 3 + n]

@@ -154,6 +154,43 @@ def test_the_crf_marginals_trained_on_are_the_ones_the_runtime_reads():
         assert np.allclose(got[row, :n].detach().numpy(), expected, atol=1e-5)
 
 
+def test_words_are_read_alike_in_training_and_at_runtime():
+    """`model.word_scores` (torch, batched) reads each word's tag scores as `features.Batch.word_scores` (numpy,
+    the runtime) does: the first sub-token's, or the mean over the word's sub-tokens."""
+    import numpy as np
+    import torch
+
+    from assistant.nlu.features import featurize, load_tokenizer
+    from assistant.nlu.model import word_scores
+    from assistant.nlu.train import check_encoder
+
+    tokenizer = load_tokenizer(check_encoder(None) / bundle.TOKENIZER)
+    utterances = [["play", "pneumonoultramicroscopicsilicovolcanoconiosis", "by", "karusellen"], ["stop"]]
+    for pool in ("first", "mean"):
+        batch = featurize(tokenizer, utterances, word_pool=pool)
+        scores = np.random.default_rng(0).normal(size=(*batch.input_ids.shape, 3)).astype(np.float32)
+        lengths = None if batch.word_len is None else torch.from_numpy(batch.word_len)
+        got = word_scores(torch.from_numpy(scores), torch.from_numpy(batch.word_pos), lengths).numpy()
+        for row, words in enumerate(utterances):
+            assert np.allclose(got[row, : len(words)], batch.word_scores(scores, row), atol=1e-5)
+
+
+@pytest.mark.parametrize("pools", [{"word_pool": "mean"}, {"intent_pool": "mean"}])
+def test_a_model_trained_on_pooled_vectors_serves_as_it_was_trained(tmp_path, pools):
+    """Mean pooling of a word's sub-tokens or of the sentence for the intent: the folder records how words are
+    read, and the served int8 model scores its test split as the trainer measured it."""
+    from assistant.intents import load_jointbert
+    from assistant.nlu.runtime import Parser
+
+    data = tmp_path / "toy"
+    write_jointbert(data, {"train": rows(0) * 3, "dev": rows(3)[:6], "test": rows(5)[:8]})
+    trained = train(data, tmp_path / "model", config=TrainConfig(epochs=4, min_steps=0, patience=4, **pools))
+    parser = Parser(trained.folder)
+    assert parser.labels.word_pool == pools.get("word_pool", "first")
+    assert trained.metadata.metrics["test_no_reject"]["slot_f1"] > 50
+    assert parser.evaluate(load_jointbert(data, "test")).slot_f1 == trained.metadata.metrics["test"]["slot_f1"]
+
+
 def test_soft_targets_are_the_teachers_predictions_in_the_student_s_label_order(tiny_model, tiny_parser):
     """Distillation's targets: the teacher's intent probabilities and tag marginals for each training example,
     reordered to the labels of the model being trained; a teacher that lacks a label is refused by name."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -41,6 +42,8 @@ class Labels(BaseModel):
     start: list[float] = Field(description="Viterbi start score per tag.")
     transitions: list[list[float]] = Field(description="Viterbi score from tag i to tag j.")
     end: list[float] | None = None
+    word_pool: Literal["first", "mean"] = Field("first", description="A word's tag scores: its first sub-token's, or the "
+                                                "mean over its sub-tokens (as the model was trained).")
     scope: ScopeParams | None = Field(None, description="Calibration and out-of-scope rejection; matrices in scope.npz.")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from assistant.nlu.features import Batch
+
 FORBIDDEN = -1e4
 
 
@@ -91,7 +93,7 @@ class Transitions:
 
 
 def decode_batch(
-    intent_logits: np.ndarray, tag_scores: np.ndarray, word_pos: np.ndarray, word_mask: np.ndarray, rules: Transitions
+    intent_logits: np.ndarray, tag_scores: np.ndarray, batch: Batch, rules: Transitions
 ) -> tuple[np.ndarray, list[list[int]], list[list[float]]]:
     """Intent probabilities (batch, intents), and per utterance the tag of each
     tagged word with its marginal probability given the whole utterance."""
@@ -99,8 +101,8 @@ def decode_batch(
     tag_ids: list[list[int]] = []
     tag_probs: list[list[float]] = []
     for row in range(intent_logits.shape[0]):
-        n = int(word_mask[row].sum())
-        emissions = tag_scores[row, word_pos[row, :n]].astype(np.float32)
+        emissions = batch.word_scores(tag_scores, row).astype(np.float32)
+        n = len(emissions)
         path = viterbi(emissions, rules.start, rules.transitions, rules.end)
         probs = marginals(emissions, rules.start, rules.transitions, rules.end) if n else emissions
         tag_ids.append(path)

@@ -70,12 +70,12 @@ def predict(teacher: Parser, examples: list[Example], intents: list[str], tags: 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].tokens))
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
-        batch = featurize(teacher.tokenizer, [examples[i].tokens for i in rows])
+        batch = featurize(teacher.tokenizer, [examples[i].tokens for i in rows], word_pool=teacher.labels.word_pool)
         logits, scores, _ = teacher.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         probs = softmax(logits.astype(np.float32))[:, intent_index]
         for row, i in enumerate(rows):
             n = int(batch.word_mask[row].sum())
-            tagged = marginals(scores[row, batch.word_pos[row, :n]], rules.start, rules.transitions, rules.end) if n else np.zeros((0, len(teacher.labels.tags)))
+            tagged = marginals(batch.word_scores(scores, row), rules.start, rules.transitions, rules.end) if n else np.zeros((0, len(teacher.labels.tags)))
             tagged = tagged[:, tag_index]
             out[i] = Soft(probs[row] / probs[row].sum(), tagged / np.maximum(tagged.sum(axis=1, keepdims=True), 1e-12))
     return out  # type: ignore[return-value]

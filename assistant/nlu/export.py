@@ -105,7 +105,8 @@ def _quantize(src: Path, dst: Path) -> None:
 def _row(batch: Batch, i: int) -> Batch:
     """Utterance `i` of a batch on its own, without the batch's padding."""
     n = int(batch.attention_mask[i].sum())
-    return Batch(batch.input_ids[i : i + 1, :n], batch.attention_mask[i : i + 1, :n], batch.word_pos[i : i + 1], batch.word_mask[i : i + 1])
+    return Batch(batch.input_ids[i : i + 1, :n], batch.attention_mask[i : i + 1, :n], batch.word_pos[i : i + 1], batch.word_mask[i : i + 1],
+                 None if batch.word_len is None else batch.word_len[i : i + 1])
 
 
 def _session(path: Path):

@@ -23,6 +23,12 @@ class ModelConfig:
     tags: list[str]
     crf: bool = True
     dropout: float = 0.1
+    word_pool: str = "first"
+    """What a word's tag scores are: "first", its first sub-token's, or "mean", the mean over all of its sub-tokens
+    (a rare word split into many pieces is read whole); the runtime reads them the same way (`features.Batch`)."""
+    intent_pool: str = "cls"
+    """What the intent head reads: "cls", the [CLS] vector (BERT's way), or "mean", the mean of all token vectors
+    (the sentence vector a sentence-transformers encoder such as all-MiniLM was trained to make)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,12 +109,12 @@ class JointBert(nn.Module):
         """Intent logits (batch, intents), tag scores per sub-token (batch, tokens, tags),
         and the mean-pooled sentence vector (batch, hidden) for out-of-scope scoring."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        intent_logits = self.intent_head(self.dropout(hidden[:, 0]))
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        intent_logits = self.intent_head(self.dropout(pooled if self.config.intent_pool == "mean" else hidden[:, 0]))
         tag_scores = self.slot_head(self.dropout(hidden))
         if self.crf is None:
             tag_scores = torch.log_softmax(tag_scores, dim=-1)
-        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return intent_logits, tag_scores, pooled
 
     def loss(self, batch: dict[str, torch.Tensor], rdrop: float = 0.0, distill: float = 0.0) -> torch.Tensor:
@@ -121,7 +127,7 @@ class JointBert(nn.Module):
             batch = {k: torch.cat([v, v]) for k, v in batch.items()}  # one forward pass, two dropout masks
         intent_logits, tag_scores, _ = self(batch["input_ids"], batch["attention_mask"])
         intent_loss = nn.functional.cross_entropy(intent_logits, batch["intent"])
-        emissions = word_scores(tag_scores, batch["word_pos"])
+        emissions = word_scores(tag_scores, batch["word_pos"], batch.get("word_len"))
         mask = batch["word_mask"]
         if self.crf is not None:
             slot_loss = self.crf.nll(emissions, batch["tags"], mask)
@@ -155,7 +161,12 @@ def symmetric_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor
     return 0.5 * (kl(q, p, log_target=True, reduction="batchmean") + kl(p, q, log_target=True, reduction="batchmean"))
 
 
-def word_scores(tag_scores: torch.Tensor, word_pos: torch.Tensor) -> torch.Tensor:
-    """Tag scores of the first sub-token of each word: (batch, words, tags)."""
+def word_scores(tag_scores: torch.Tensor, word_pos: torch.Tensor, word_len: torch.Tensor | None = None) -> torch.Tensor:
+    """Tag scores of each word (batch, words, tags): its first sub-token's, or with `word_len` the mean over the
+    `word_len` sub-tokens from `word_pos` (as `features.Batch.word_scores`)."""
     index = word_pos.unsqueeze(-1).expand(-1, -1, tag_scores.shape[-1])
-    return tag_scores.gather(1, index)
+    if word_len is None:
+        return tag_scores.gather(1, index)
+    sums = nn.functional.pad(tag_scores.cumsum(1), (0, 0, 1, 0))
+    ends = (word_pos + word_len).unsqueeze(-1).expand_as(index)
+    return (sums.gather(1, ends) - sums.gather(1, index)) / word_len.unsqueeze(-1)

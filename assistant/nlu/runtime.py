@@ -55,7 +55,7 @@ class Raw:
                calibration: Scope | None = None) -> Raw:
         """The network's three outputs (from onnxruntime or torch) decoded: tag paths, and probabilities calibrated
         and scored for scope by `calibration` when the model has one."""
-        _, paths, tag_probs = decode_batch(logits, tag_scores, batch.word_pos, batch.word_mask, rules)
+        _, paths, tag_probs = decode_batch(logits, tag_scores, batch, rules)
         if calibration is not None:
             probs, oos = calibration.score(logits, pooled)
         else:
@@ -175,7 +175,7 @@ class Parser:
     def _check_outputs(self) -> None:
         """Run one utterance: a graph whose outputs disagree with `labels.json` (a folder put together by hand)
         must fail here, where a load is refused and the old model keeps serving, not on every later parse."""
-        batch = featurize(self.tokenizer, [["check"]])
+        batch = featurize(self.tokenizer, [["check"]], word_pool=self.labels.word_pool)
         try:
             logits, scores, _ = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         except Exception as e:  # onnxruntime's own error types
@@ -192,7 +192,7 @@ class Parser:
 
     def run(self, utterances: list[list[str]], encodings: list | None = None) -> Raw:
         """Model outputs for pre-split utterances (`encodings`: their sub-tokens, when already made)."""
-        batch = featurize(self.tokenizer, utterances, encodings)
+        batch = featurize(self.tokenizer, utterances, encodings, self.labels.word_pool)
         logits, scores, pooled = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         return Raw.decode(logits, scores, pooled, batch, self.rules, self.scope)
 

@@ -91,7 +91,8 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
     intents, tags = label_sets(data.train, data.domain.slot_names())
     log.info("training on %d examples (%d dev), %d intents, %d tags", len(data.train), len(data.dev), len(intents), len(tags))
     tokenizer = load_tokenizer(encoder / bundle.TOKENIZER)
-    model = JointBert(ModelConfig(encoder=str(encoder), intents=intents, tags=tags, crf=config.crf))
+    model = JointBert(ModelConfig(encoder=str(encoder), intents=intents, tags=tags, crf=config.crf,
+                                  word_pool=config.word_pool, intent_pool=config.intent_pool))
     soft = None
     if config.teachers and config.distill:
         soft = dict(zip(map(id, data.train), soft_targets(config.teachers, data.train, intents, tags)))
@@ -141,7 +142,7 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
         bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
                    mininterval=1 if sys.stderr.isatty() else 30)
         for chunk in bar:
-            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft), rdrop=config.rdrop, distill=config.distill)
+            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft, model.config.word_pool), rdrop=config.rdrop, distill=config.distill)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -262,7 +263,8 @@ def label_sets(train: list[Example], slots: list[str]) -> tuple[list[str], list[
 def labels_of(model: JointBert) -> bundle.Labels:
     """The label names and decoding scores of the model as it is now."""
     start, transitions, end = model.transition_scores()
-    return bundle.Labels(intents=model.config.intents, tags=model.config.tags, start=start, transitions=transitions, end=end)
+    return bundle.Labels(intents=model.config.intents, tags=model.config.tags, start=start, transitions=transitions, end=end,
+                         word_pool=model.config.word_pool)
 
 
 PLAN_AFTER = 20  # optimiser steps timed before the first fit of the schedule to the time budget
@@ -328,8 +330,8 @@ def layer_of(name: str, layers: int) -> int:
 
 
 def to_tensors(tokenizer, examples: list[Example], intent_ids: dict, tag_ids: dict,
-               soft: dict[int, Soft] | None = None) -> dict[str, torch.Tensor]:
-    batch = featurize(tokenizer, [e.tokens for e in examples])
+               soft: dict[int, Soft] | None = None, word_pool: str = "first") -> dict[str, torch.Tensor]:
+    batch = featurize(tokenizer, [e.tokens for e in examples], word_pool=word_pool)
     tags = np.zeros(batch.word_pos.shape, dtype=np.int64)
     for row, e in enumerate(examples):
         for i, tag in enumerate(e.tags[: tags.shape[1]]):
@@ -347,6 +349,7 @@ def to_tensors(tokenizer, examples: list[Example], intent_ids: dict, tag_ids: di
         "attention_mask": torch.from_numpy(batch.attention_mask),
         "word_pos": torch.from_numpy(batch.word_pos),
         "word_mask": torch.from_numpy(batch.word_mask),
+        **({} if batch.word_len is None else {"word_len": torch.from_numpy(batch.word_len)}),
         "tags": torch.from_numpy(tags),
         "intent": torch.tensor([intent_ids.get(e.intent, 0) for e in examples]),
     }
@@ -372,7 +375,7 @@ def evaluate_torch(model: JointBert, tokenizer, examples: list[Example]) -> Metr
     rules = Transitions(labels.start, labels.transitions, labels.end)
 
     def run(utterances: list[list[str]]) -> Raw:
-        batch = featurize(tokenizer, utterances)
+        batch = featurize(tokenizer, utterances, word_pool=model.config.word_pool)
         with torch.no_grad():
             logits, tag_scores, pooled = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
         return Raw.decode(logits.numpy(), tag_scores.numpy(), pooled.numpy(), batch, rules)
