@@ -52,10 +52,10 @@ def latencies(trained, examples, n: int, seed: int = 0) -> dict:
     rules = Transitions(labels.start, labels.transitions, labels.end)
 
     def torch_parse(tokens):
-        batch = featurize(tokenizer, [tokens])
+        batch = featurize(tokenizer, [tokens], word_pool=labels.word_pool)
         with torch.inference_mode():
             logits, scores, _ = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.attention_mask))
-        return decode_batch(logits.numpy(), scores.numpy(), batch.word_pos, batch.word_mask, rules)
+        return decode_batch(logits.numpy(), scores.numpy(), batch, rules)
 
     runs = {"torch_fp32_eager": torch_parse, **{k: (lambda p: lambda tokens: p.run([tokens]))(p) for k, p in engines.items()}}
     sample = random.Random(seed).sample(examples, min(n, len(examples)))
@@ -74,8 +74,9 @@ def latencies(trained, examples, n: int, seed: int = 0) -> dict:
     return out
 
 
-def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None, values: dict) -> dict:
-    trained = train(data, out / name, config=recipe(epochs=epochs, keep_fp32=True, threads=threads, **values))
+def bench(name: str, data: Path, out: Path, epochs: int, n_latency: int, threads: int | None, values: dict,
+          encoder: Path | None = None) -> dict:
+    trained = train(data, out / name, encoder=encoder, config=recipe(epochs=epochs, keep_fp32=True, threads=threads, **values))
     _, _, _, test = load_training_data(data)
     m = trained.metadata.metrics
     pick = lambda key: {k: m[key][k] for k in HEADLINE}  # noqa: E731
@@ -180,6 +181,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help=f"epochs for every dataset (default: {EPOCHS}, others 10)")
     ap.add_argument("--latency-n", type=int, default=300)
     ap.add_argument("--models", default="/tmp/assistant-bench", help="where the trained models go")
+    ap.add_argument("--encoder", help="the BERT folder to fine-tune (default: the packaged MiniLM)")
     ap.add_argument("--reuse-default", help="score this model folder of the bundled domain instead of training one")
     args = ap.parse_args()
     log_progress()
@@ -195,8 +197,9 @@ def main() -> None:
         else:
             epochs = args.epochs or EPOCHS.get(name, 10)
             values = recipe_values(args.recipe)
-            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads, values)
-            results["datasets"][name]["recipe"] = values
+            results["datasets"][name] = bench(name, Path(args.data_root) / name, Path(args.models), epochs, args.latency_n, args.threads, values,
+                                            Path(args.encoder) if args.encoder else None)
+            results["datasets"][name]["recipe"] = values | ({"encoder": args.encoder} if args.encoder else {})
         results["datasets"][name]["date"] = results["date"]
         results["datasets"][name]["train_threads"] = args.threads or "default"
         path.parent.mkdir(parents=True, exist_ok=True)
