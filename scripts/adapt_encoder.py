@@ -28,6 +28,7 @@ from assistant.intents import load_training_data  # noqa: E402
 from assistant.nlu import bundle  # noqa: E402
 from assistant.nlu.train import check_encoder  # noqa: E402
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", help="a JointBERT folder or intents folder: its training sentences are the text")
@@ -51,10 +52,10 @@ def main() -> None:
     encoded = [tokenizer(s, truncation=True, max_length=128) for s in sentences]
     model = BertForMaskedLM.from_pretrained(str(encoder), local_files_only=True)
     model.train()
-    head = list(model.cls.parameters())
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = args.epochs * ((len(encoded) + args.batch_size - 1) // args.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / (0.06 * steps)) * max(0.0, 1 - step / steps))
+    model.bert.requires_grad_(args.head_steps <= 0)  # the fresh head learns alone first
     rng = random.Random(args.seed)
     started, step, losses = time.monotonic(), 0, []
     for epoch in range(1, args.epochs + 1):
@@ -64,14 +65,13 @@ def main() -> None:
                    mininterval=1 if sys.stderr.isatty() else 30)
         total = 0.0
         for chunk in bar:
-            frozen = step < args.head_steps
-            for p in model.bert.parameters():
-                p.requires_grad_(not frozen)
+            if step == args.head_steps:
+                model.bert.requires_grad_(True)
             batch = collate(chunk)
             loss = model(**batch).loss
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(head if frozen else model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             step += 1

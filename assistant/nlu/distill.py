@@ -74,8 +74,8 @@ def predict(teacher: Parser, examples: list[Example], intents: list[str], tags: 
         logits, scores, _ = teacher.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
         probs = softmax(logits.astype(np.float32))[:, intent_index]
         for row, i in enumerate(rows):
-            n = int(batch.word_mask[row].sum())
-            tagged = marginals(batch.word_scores(scores, row), rules.start, rules.transitions, rules.end) if n else np.zeros((0, len(teacher.labels.tags)))
+            words = batch.word_scores(scores, row)
+            tagged = marginals(words, rules.start, rules.transitions, rules.end) if len(words) else np.zeros((0, len(teacher.labels.tags)))
             tagged = tagged[:, tag_index]
             out[i] = Soft(probs[row] / probs[row].sum(), tagged / np.maximum(tagged.sum(axis=1, keepdims=True), 1e-12))
     return out  # type: ignore[return-value]
