@@ -80,7 +80,15 @@ class TrainConfig(BaseModel):
     max_per_intent: int = Field(150, ge=1, description="Examples generated per intent from the templates of intent files "
                                                          "(more where its lists have values no sentence said yet).")
     slips: float = Field(0.25, ge=0, le=1, description="Share of the generated sentences copied with typing slips, so typos are understood.")
-    max_minutes: float = Field(4, ge=0, description="Stop training after this many minutes, keeping the best checkpoint on dev; 0: no limit.")
+    max_minutes: float = Field(0, ge=0, description="A wall-clock budget: the schedule is shortened to the steps that fit in this "
+                                                     "many minutes (the run says so); 0: no budget, the planned steps all run.")
+    gate_margin: float = Field(1.0, ge=0, le=100, description="A new version is made current only when its dev intent accuracy "
+                                                             "and slot F1 are within this many points of the served version's on "
+                                                             "the same dev sentences.")
+    gate_intent: float = Field(95.0, ge=0, le=100, description="With no served version of the same intents and slots to compare "
+                                                              "with (a first model, a changed domain): the dev intent accuracy "
+                                                              "a new version needs to be made current.")
+    gate_slot_f1: float = Field(90.0, ge=0, le=100, description="... and the dev slot F1 it needs.")
     max_false_reject: float = Field(0.002, ge=0, lt=1, description="Out-of-scope threshold: the share of in-scope dev utterances it may reject.")
     threads: int = Field(0, ge=0, description="torch threads; 0: torch decides.")
     keep_fp32: bool = Field(False, description="Keep the fp32 ONNX graph beside the int8 one (benchmarks compare them).")

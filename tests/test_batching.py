@@ -52,7 +52,7 @@ def test_template_sentences_never_wait_for_the_model(tiny_parser, batches):
 
 def test_a_threshold_of_its_own_is_kept_in_a_shared_batch(tiny_parser):
     batcher = Batcher(tiny_parser, wait_ms=20, max_size=8)
-    text = "what is the meaning of life"
+    text = "how tall is mount everest"  # out of scope, but no word the guard reads (a threshold alone decides)
     with ThreadPoolExecutor(8) as pool:
         loose, strict = pool.submit(batcher.parse, text, 1e6), pool.submit(batcher.parse, text, -1e6)
         others = list(pool.map(batcher.parse, SENTENCES[:4]))

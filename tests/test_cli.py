@@ -18,13 +18,13 @@ def assistant(*args, stdin: str | None = None, cwd=ROOT, env: dict | None = None
     return subprocess.run([sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
 
 
-def on_a_terminal(*args) -> list[str]:
+def on_a_terminal(*args, env: dict | None = None) -> list[str]:
     """The command's output lines as a person at a terminal sees them (stdout is a pseudo-terminal)."""
     import pty
 
     leader, follower = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "assistant", *args], stdout=follower, stderr=subprocess.PIPE, cwd=ROOT,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)) | (env or {}))
     os.close(follower)
     out = b""
     while True:
@@ -130,3 +130,58 @@ def test_train_with_home_assistants_intents_beside_ours(tiny_domain, tmp_path):
     assert out.returncode == 2 and "no intents in language 'xx'" in out.stderr and "Traceback" not in out.stderr
     out = assistant("train", "--ha", "en", "--home", str(tmp_path / "absent.yaml"), "--out", str(tmp_path / "m"))
     assert out.returncode == 2 and "absent.yaml: no such file" in out.stderr
+
+
+def test_version_and_empty_input():
+    out = assistant("--version")
+    assert out.returncode == 0 and out.stdout.startswith("assistant ")
+    out = assistant("parse", "  ")
+    assert out.returncode == 2 and "empty" in out.stderr and not out.stdout
+
+
+def test_evaluate_on_intent_files_scores_their_dev_split_and_ends_with_a_summary(tiny_model, tiny_domain, tmp_path):
+    [line] = on_a_terminal("evaluate", str(tiny_model), str(tiny_domain), "--out", str(tmp_path / "eval"))
+    assert "(dev, " in line and "intent " in line and "slot F1 " in line and str(tmp_path / "eval") in line
+    piped = assistant("evaluate", str(tiny_model), str(tiny_domain), "--out", str(tmp_path / "eval"))
+    assert piped.returncode == 0 and json.loads(piped.stdout)["n"] > 0
+
+
+def test_recognize_typed_text_on_a_terminal_and_piped(tiny_model):
+    lines = on_a_terminal("recognize", "--model", str(tiny_model), "--text", "turn off the kitchen lights")
+    assert lines[0].startswith("LightsOff ") and "room=kitchen" in lines[0] and 'typed "turn off the kitchen lights"' in lines[1]
+    piped = assistant("recognize", "--model", str(tiny_model), "--text", "turn off the kitchen lights")
+    assert json.loads(piped.stdout)["intent"]["name"] == "LightsOff" and len(piped.stdout.splitlines()) == 1
+
+
+UNTRAINED = {"ASSISTANT_TRAIN_LR": "1e-9", "ASSISTANT_TRAIN_HEAD_LR": "1e-9", "ASSISTANT_TRAIN_CRF_LR": "1e-9",
+             "ASSISTANT_TRAIN_MAX_PER_INTENT": "20", "ASSISTANT_TRAIN_MIN_STEPS": "0"}
+"""A recipe that leaves the model as it was initialised (what a training cut short too early makes)."""
+
+
+def test_train_says_on_its_last_line_whether_the_new_version_serves(tiny_domain, tmp_path):
+    env = {"ASSISTANT_NLU_MODELS": str(tmp_path / "models")}
+    lines = on_a_terminal("train", str(tiny_domain), "--epochs", "1", env=env | UNTRAINED)
+    assert lines[-1].startswith("not serving ") and "kept inactive: dev intent accuracy" in lines[-1] and "assistant activate" in lines[-1]
+    version = lines[-1].split()[2].rstrip(":")
+    piped = assistant("train", str(tiny_domain), "--epochs", "1", "--activate", env=env | UNTRAINED)
+    report = json.loads(piped.stdout)
+    assert report["current"] and report["gate"]["forced"] and report["steps_run"] == report["steps_planned"] and not report["cut_short"]
+    out = assistant("activate", version, env=env)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"version": version, "current": True}
+
+
+def test_a_busy_port_names_the_flag(tiny_model):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = assistant("serve", "--model", str(tiny_model), "--port", str(taken.getsockname()[1]))
+    assert out.returncode == 2 and "--port" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_corpus_shows_its_progress_in_lines_on_stderr(tiny_model, tmp_path):
+    corpus = tmp_path / "in.txt"
+    corpus.write_text("turn on the kitchen lights\nset a timer for five minutes\n")
+    out = assistant("parse", "--model", str(tiny_model), "--input", str(corpus), "--jobs", "1")
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 2 and "2/2" in out.stderr and "lines" in out.stderr

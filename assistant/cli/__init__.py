@@ -9,8 +9,9 @@
     client.py   client: ask a running daemon, or with --url a REST server
     common.py   what the commands share: settings from flags, audio and engine options, `UsageError`
 
-Results go to stdout as JSON (one object a line for `parse -` and `listen`),
-logs and progress bars to stderr, so the output pipes cleanly into other tools.
+Results go to stdout: a readable line (or a short block) on a terminal, one JSON
+object a line when piped or with `--json`; logs and progress bars go to stderr,
+so the output pipes cleanly into other tools.
 Every `AssistantError` is printed as one line and exits with status 2.
 """
 
@@ -30,10 +31,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="On-device voice-assistant intent service.")
     parser.add_argument("--config", help="config file (default: $ASSISTANT_CONFIG or ./config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
+    parser.add_argument("--version", action="version", version=f"assistant {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (nlu, rasa, speech, daemon, ha, client, serve):
         module.add_commands(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("assistant")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,12 @@
-"""`assistant client`: ask a running daemon over Wyoming, or with `--url` a REST server; the answer as JSON."""
+"""`assistant client`: ask a running daemon over Wyoming, or with `--url` a REST server; the answer as a line on a
+terminal, as JSON when piped."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
-from assistant.cli.common import UsageError, add_audio_options, read_audio, settings_of
+from assistant.cli.common import UsageError, add_audio_options, add_json_option, brief, emit, read_audio, recognized, settings_of
 
 
 def cmd_client(args: argparse.Namespace) -> int:
@@ -17,15 +17,31 @@ def cmd_client(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     uri = args.uri or settings.speech.uri
     if args.describe:
-        out = client.run(client.describe(uri, args.timeout))
+        out, readable = client.run(client.describe(uri, args.timeout)), described
     elif args.text is not None:
-        out = client.run(client.recognize_text(uri, args.text, args.timeout))
+        out, readable = client.run(client.recognize_text(uri, args.text, args.timeout)), answered
     elif args.file:
         out = client.run(client.recognize_audio(uri, read_audio(args, settings), not args.no_intent, args.timeout))
+        readable = lambda o: "\n".join(([answered(o["intent"])] if "intent" in o else []) + [f'heard "{o["transcript"].get("text", "")}"'])  # noqa: E731
     else:
         raise UsageError("give an audio file, --text or --describe")
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    emit(out, args, readable)
     return 0
+
+
+def answered(event: dict) -> str:
+    """The daemon's `intent` or `not-recognized` event as a line: `LightsOn  room=kitchen`, or why not."""
+    if event.get("type") == "intent":
+        slots = "  ".join(f"{e.get('name')}={e.get('value')}" for e in event.get("entities") or [])
+        return f"{event.get('name')}" + (f"  {slots}" if slots else "")
+    return "- not recognised" + (f": {event['text']}" if event.get("text") else "")
+
+
+def described(info: dict) -> str:
+    """The daemon's Wyoming info as a line: its programs and their models."""
+    programs = [f"{kind} {p.get('name')} ({', '.join(m.get('name', '') for m in p.get('models') or [])})"
+                for kind in ("asr", "intent", "handle") for p in info.get(kind) or []]
+    return "daemon: " + ("; ".join(programs) or "no programs")
 
 
 def rest_client(args: argparse.Namespace) -> int:
@@ -35,13 +51,14 @@ def rest_client(args: argparse.Namespace) -> int:
     client = Client(args.url, token=args.token or os.environ.get("ASSISTANT_TOKEN"), timeout=args.timeout)
     if args.describe:
         out = client.models()
+        readable = lambda m: f"serving {m.serving} (current {m.current}); {len(m.models)} versions in the store"  # noqa: E731
     elif args.text is not None:
-        out = client.parse(args.text)
+        out, readable = client.parse(args.text), brief
     elif args.file:
-        out = client.recognize(args.file, rate=int(args.rate) if args.rate else None, channels=args.channels or 1)
+        out, readable = client.recognize(args.file, rate=int(args.rate) if args.rate else None, channels=args.channels or 1), recognized
     else:
         raise UsageError("give an audio file, --text or --describe")
-    print(out.model_dump_json(indent=2))
+    emit(out, args, readable)
     return 0
 
 
@@ -55,4 +72,5 @@ def add_commands(sub) -> None:
     p.add_argument("--url", help="a REST server (http://HOST:PORT) to ask instead of the daemon")
     p.add_argument("--token", help="bearer token for --url (default: $ASSISTANT_TOKEN)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer (default: 60)")
+    add_json_option(p)
     p.set_defaults(run=cmd_client, quiet=True)

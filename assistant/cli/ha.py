@@ -35,7 +35,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     def retrain() -> dict:
         trained = train_model(argparse.Namespace(**vars(args), out=None, no_activate=False, encoder=None, epochs=None, seed=None,
                                                  max_minutes=None, no_crf=False, keep_fp32=False))
-        log.info("model %s trained on the new names and made current", trained["version"])
+        if trained["current"]:
+            log.info("model %s trained on the new names and made current", trained["version"])
+        else:
+            log.warning("model %s trained on the new names but not made current: %s", trained["version"], trained["gate"]["reason"])
         return trained
 
     if args.watch:

@@ -10,7 +10,8 @@ import json
 import logging
 import sys
 
-from assistant.cli.common import UsageError, add_audio_options, add_engine_options, open_microphone, read_audio, settings_of
+from assistant.cli.common import (UsageError, add_audio_options, add_engine_options, add_json_option, emit, heard, open_microphone, read_audio,
+                                  recognized, settings_of)
 from assistant.config import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             domain = load_domain(intents)
     recognizer = load_recognizer(settings, domain, args.engine, args.vosk_model)
     mode = args.mode or (settings.speech.mode if settings.speech.mode in recognizer.modes() else None)
-    print(transcribe(recognizer, audio, mode).model_dump_json(indent=2))
+    emit(transcribe(recognizer, audio, mode), args, heard)
     return 0
 
 
@@ -57,11 +58,13 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     if args.text is not None and args.file:
         raise UsageError("give an audio file or --text, not both")
     if args.text is not None:
+        if not args.text.strip():
+            raise UsageError("--text is empty: give the words to understand")
         pipeline = load_service(args, settings, speech=False).current().pipeline
-        print(pipeline.recognize_text(args.text).model_dump_json(indent=2))
+        emit(pipeline.recognize_text(args.text), args, recognized)
         return 0
     audio = read_audio(args, settings)
-    print(load_service(args, settings).current().pipeline.recognize_audio(audio).model_dump_json(indent=2))
+    emit(load_service(args, settings).current().pipeline.recognize_audio(audio), args, recognized)
     return 0
 
 
@@ -80,7 +83,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                          rate=settings.speech.sample_rate):
         if sys.stderr.isatty():
             print("\r" + " " * 76 + "\r", end="", file=sys.stderr)
-        print(result.model_dump_json(), flush=True)
+        emit(result, args, recognized)
     return 0
 
 
@@ -108,20 +111,24 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("transcribe", help="speech to text: prints the transcript, word timings and confidence as JSON")
+    p = sub.add_parser("transcribe", help="speech to text: the transcript on a terminal; with word timings and confidence as JSON when piped")
     add_audio_options(p)
     add_engine_options(p)
+    add_json_option(p)
     p.set_defaults(run=cmd_transcribe, quiet=True)
 
-    p = sub.add_parser("recognize", help="speech to intent: prints the intent, slots, transcript and timings as JSON")
+    p = sub.add_parser("recognize", help="speech to intent: the intent, slots and what was heard on a terminal; the whole result "
+                                         "(transcript, timings) as JSON when piped")
     add_audio_options(p)
     p.add_argument("--text", help="understand this text instead of audio (same result schema)")
     add_engine_options(p)
+    add_json_option(p)
     p.set_defaults(run=cmd_recognize, quiet=True)
 
-    p = sub.add_parser("listen", help="recognise commands from the microphone, one JSON line per utterance")
+    p = sub.add_parser("listen", help="recognise commands from the microphone: a line each on a terminal, a JSON line each when piped")
     p.add_argument("--device", help="input device name or index (default: speech.input_device, else the system's)")
     add_engine_options(p)
+    add_json_option(p)
     p.set_defaults(run=cmd_listen)
 
     p = sub.add_parser("models", help="list the speech engines and models found, and how to add a Vosk model")

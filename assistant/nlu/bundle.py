@@ -60,6 +60,9 @@ class Metadata(BaseModel):
     epochs_run: int
     best_epoch: int
     train_seconds: float
+    steps_planned: int | None = Field(None, description="Optimiser steps the schedule planned (None: a folder from before it was recorded).")
+    steps_run: int | None = None
+    cut_short: str | None = Field(None, description="Why training ran fewer steps than planned (a time budget ran out); None: it did not.")
     hyperparameters: dict
     metrics: dict = Field(default_factory=dict, description="`dev` and, when the data has one, `test` Metrics (int8 ONNX).")
     export: dict = Field(default_factory=dict, description="Parity of the ONNX graphs against torch at export.")

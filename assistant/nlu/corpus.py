@@ -61,8 +61,8 @@ def parse_corpus(folder: str | Path, source: str | Path, target: str | Path, bat
     with ExitStack() as stack:
         reader = sys.stdin if str(source) == "-" else stack.enter_context(open(source, encoding="utf-8", errors="replace"))
         writer = sys.stdout if str(target) == "-" else stack.enter_context(open(target, "w", encoding="utf-8"))
-        size = None if str(source) == "-" else Path(source).stat().st_size
-        bar = stack.enter_context(tqdm(total=size, unit="B", unit_scale=True, desc="parsing", disable=not progress,
+        total = None if str(source) == "-" or not progress else _count_lines(Path(source))
+        bar = stack.enter_context(tqdm(total=total, unit=" lines", desc="parsing", disable=not progress, file=sys.stderr,
                                        mininterval=1 if sys.stderr.isatty() else 30))
         submit = (_here(Parser(folder, threads=threads, threshold=threshold, repair=repair)) if jobs == 1
                   else _processes(folder, threshold, repair, jobs, stack))
@@ -78,7 +78,7 @@ def parse_corpus(folder: str | Path, source: str | Path, target: str | Path, bat
                 line = next(results)  # a JSON object: its closing brace makes room for `input`
                 writer.write(line[:-1] + f',"input":{json.dumps(extra)}}}\n' if extra else line + "\n")
                 counts.parsed += 1
-            bar.update(sum(len(raw.encode()) + 1 for raw, _, _ in batch))
+            bar.update(len(batch))
 
         for batch in _batches(reader, batch_size):
             pending.append((batch, submit([text for _, text, _ in batch if text is not None])))
@@ -91,6 +91,19 @@ def parse_corpus(folder: str | Path, source: str | Path, target: str | Path, bat
         writer.flush()
     counts.seconds = time.perf_counter() - started
     return counts
+
+
+def _count_lines(path: Path) -> int | None:
+    """Lines of a file, for the progress bar's total (a read of the file without decoding: a small share of
+    parsing it); None for what is not a regular file (a pipe)."""
+    if not path.is_file():
+        return None
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 def _here(parser: Parser) -> Callable[[list[str]], Future]:

@@ -53,7 +53,9 @@ class ParseResult(BaseModel):
                                                                                  "domain's templates say (or a near miss of one, see "
                                                                                  "`repair`); `model`, the neural model.")
     repair: Repair | None = Field(default=None, description="The near miss of a template sentence this was matched as, when it was.")
-    rejected_by: Literal["out_of_scope_class", "threshold", "low_asr_confidence"] | None = Field(
+    rejected_by: Literal["out_of_scope_class", "threshold", "low_asr_confidence", "action_conflict", "not_a_request"] | None = Field(
         default=None, description="Why `intent` is null for words that were understood as something: the model's out-of-scope class "
-                                  "won, the out-of-scope score passed the threshold, or the recogniser was too unsure of what it heard.")
+                                  "won, the out-of-scope score passed the threshold, the recogniser was too unsure of what it heard, "
+                                  "the sentence's action words disagree with the intent's (\"start\" for a stop), or the sentence asks "
+                                  "for nothing (negated, a report, hypothetical, about words, a remark); `warnings` says why.")
     warnings: list[str] = Field(default_factory=list, description="Why the input was handled specially (empty, truncated).")

@@ -20,17 +20,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from assistant.intents.example import Example, spans_of
-from assistant.intents.match import MARGIN, Grammar, Match, most_specific
+from assistant.intents.match import ACTION_WORDS, MARGIN, Grammar, Match, most_specific
 from assistant.intents.resolve import resolution
 from assistant.intents.schema import Domain
-from assistant.nlu import bundle, scope
+from assistant.nlu import bundle, guard, scope
 from assistant.nlu.decode import Transitions, decode_batch, softmax
 from assistant.nlu.errors import ModelLoadError
 from assistant.nlu.features import Batch, featurize, load_tokenizer
 from assistant.nlu.metrics import Metrics, score, scope_metrics
 from assistant.nlu.result import Entity, IntentScore, ParseResult, Repair
 from assistant.nlu.scope import Scope
-from assistant.text import Word, split_words
+from assistant.text import Word, split_words, tokens
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,8 @@ class Parser:
         """Whether a parse repairs near misses of the templates unless told (config `nlu.repair`): typed text from a
         chat window has typos as speech has misheard words; a request may say otherwise."""
         self._in_scope = np.array([name != scope.OUT_OF_SCOPE for name in self.labels.intents])
+        self._vocabulary = guard.vocabularies(self.domain)
+        """Each intent's words, for `guard.action_conflict`."""
 
     def _check_outputs(self) -> None:
         """Run one utterance: a graph whose outputs disagree with `labels.json` (a folder put together by hand)
@@ -229,8 +231,9 @@ class Parser:
             return self._finished(self._grammar_result(text, found[0]))
         if not found and repair and grammar:
             near = self.grammar.repair(text)
-            if near and not any(self._meaning(m) != self._meaning(near[0]) and m.cost < near[0].cost + MARGIN for m in near[1:]):
-                return self._finished(self._grammar_result(text, near[0]))
+            if near and not any(self._meaning(m) != self._meaning(near[0]) and m.cost < near[0].cost + MARGIN for m in near[1:]) \
+                    and stretched(near[0]) is None:
+                return self._finished(self._guarded(self._grammar_result(text, near[0])))
         # The templates of several intents say it: the model picks one of them.
         readings = found if len(found) > 1 and len({m.intent for m in found}) == len(found) else []
         return Pending(text, words, readings)
@@ -374,8 +377,8 @@ class Parser:
             shaped = self._shaped(text, {ranking[0].name, ranking[1].name})
             if shaped is not None:
                 chosen = next(s for s in ranking if s.name == shaped.intent)
-                return self._grammar_result(text, shaped, ranking, intent=chosen, ambiguous=True, oos_score=_round(oos_score),
-                                            warnings=warnings)
+                return self._guarded(self._grammar_result(text, shaped, ranking, intent=chosen, ambiguous=True,
+                                                          oos_score=_round(oos_score), warnings=warnings))
         tags = [self.labels.tags[t] for t in path]
         entities = []
         for slot, first, last in spans_of(tags):
@@ -388,8 +391,25 @@ class Parser:
             confidence = float(np.mean(raw.tag_probs[k][first:last]))
             entities.append(Entity(slot=slot, type=found.type, text=raw_text, start=start, end=end, value=found.value,
                                    confidence=round(confidence, 4), match=found.match))
-        return ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, in_scope=True,
-                           oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings, source="model")
+        return self._guarded(ParseResult(text=text, intent=intent, intent_ranking=ranking, entities=entities, in_scope=True,
+                                         oos_score=_round(oos_score), ambiguous=ambiguous, warnings=warnings, source="model"))
+
+    def _guarded(self, result: ParseResult) -> ParseResult:
+        """`result` (the model's answer, or a near miss put right), declined when its words do not ask for its intent's
+        action (`guard`): an action word against the intent's, or a sentence that is negated, reported, hypothetical,
+        about words or a remark. The ranking stays, so a client sees what it was nearly taken for."""
+        if result.intent is None:
+            return result
+        why = guard.action_conflict(self._vocabulary, result.intent.name, result.text)
+        rejected_by = "action_conflict"
+        if why is None:
+            names = [(e.start, e.end) for e in result.entities if e.text and e.type in self.domain.slot_types]  # a list's values
+            why = guard.not_a_request(result.text, names)
+            rejected_by = "not_a_request"
+        if why is None:
+            return result
+        return result.model_copy(update={"intent": None, "entities": [], "in_scope": False, "rejected_by": rejected_by,
+                                         "warnings": [*result.warnings, f"not acted on: {why}"]})
 
     def _shaped(self, text: str, intents: set[str]) -> Match | None:
         """The reading of exactly one of `intents` whose template says `text` with list values their lists lack
@@ -438,6 +458,24 @@ class Parser:
             top = [self.labels.intents[i] for i in raw.probs.argmax(1)]
             metrics.scope = scope_metrics([e.intent for e in examples], intents, top, raw.probs.max(1), raw.oos_scores)
         return metrics
+
+
+def stretched(match: Match) -> str | None:
+    """Why a near miss put right says more than was said, or None: a repair mends misheard and misspelt words; it
+    may not pass over a word that negates or names an action ("don't", "stop"), nor take one into a slot's value
+    ("living room warmer" for the lamp "Living Room Lamp")."""
+    for edit in match.edits:
+        if edit.startswith("-"):
+            word = edit[1:]
+            if word in guard.NEGATORS or word in guard.OPPOSITE or word in ACTION_WORDS:
+                return f"it passes over \"{word}\""
+        elif "~" in edit:
+            heard, _, value = edit.partition("~")
+            kept = {w.text for w in tokens(value)}
+            taken = [w.text for w in tokens(heard) if (w.text in guard.OPPOSITE or w.text in ACTION_WORDS) and w.text not in kept]
+            if taken:
+                return f"it reads \"{taken[0]}\" as part of {value}"
+    return None
 
 
 @functools.cache

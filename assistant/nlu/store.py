@@ -161,15 +161,19 @@ def point(store: Path, version: str) -> None:
         raise
 
 
-def train_version(store: Path, data: Path, encoder: Path | None = None, config: TrainConfig | None = None, make_current: bool = True,
+def train_version(store: Path, data: Path, encoder: Path | None = None, config: TrainConfig | None = None, make_current: bool | str = True,
                   progress=None):
-    """Train a new version into the store from `data` and, with `make_current`, activate it; returns (version, `Trained`).
+    """Train a new version into the store from `data`; returns (version, `Trained`, the gate's `Decision`).
 
-    The version in service is untouched until the new one is complete and loads:
-    a failed training leaves no version behind and the pointer where it was.
+    `make_current`: True, activate it when the gate lets it (`nlu.gate`: not worse than the version in service on
+    the same dev sentences, or the floors with nothing comparable in service); "force", activate it whatever the
+    gate says; False, leave it inactive (the gate still reports). The version in service is untouched until the
+    new one is complete and loads: a failed training leaves no version behind and the pointer where it was.
     """
+    from assistant.nlu import gate
     from assistant.nlu.train import train
 
+    config = config or TrainConfig()
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     version = new_version(store)
@@ -177,9 +181,18 @@ def train_version(store: Path, data: Path, encoder: Path | None = None, config: 
         trained = train(data, store / version, encoder, config, progress=progress)
     finally:
         release(store, version)
-    if make_current:
+    if progress is not None:
+        progress("comparing", 1.0, {})
+    served = current_folder(store) if current_version(store) else None
+    decision = gate.decide(store / version, served if served is not None and served.is_dir() else None, trained.dev, config)
+    if trained.metadata.cut_short and decision.activate:
+        decision = decision.model_copy(update={"reason": f"{decision.reason}; training was cut short: {trained.metadata.cut_short}"})
+    if make_current == "force" and not decision.activate:
+        decision = decision.model_copy(update={"forced": True})
+    log.info("gate for %s: %s", version, decision.reason)
+    if make_current == "force" or (make_current and decision.activate):
         activate(store, version)
-    return version, trained
+    return version, trained, decision
 
 
 def ensure_model(settings: Settings) -> Path:
@@ -204,5 +217,8 @@ def ensure_model(settings: Settings) -> Path:
     if not intents or not intents.exists():
         raise ModelLoadError(f"no model in {models} and no intents at {intents} to train one from")
     log.warning("no model in %s yet: training one from %s (once; a few minutes)", models, intents)
-    train_version(models, intents, settings.path(settings.nlu.encoder), settings.train)
+    version, _, decision = train_version(models, intents, settings.path(settings.nlu.encoder), settings.train)
+    if current_version(models) != version:
+        raise ModelLoadError(f"the first model trained from {intents}, version {version}, was {decision.reason}; serve it anyway "
+                             f"with: assistant activate {version}")
     return folder

@@ -64,6 +64,8 @@ class Trained:
     folder: Path
     model: JointBert
     metadata: bundle.Metadata
+    dev: list[Example]
+    """The dev sentences it was measured on (what the gate scores the version in service on too)."""
 
 
 @dataclass
@@ -73,6 +75,11 @@ class Fitted:
     epochs_run: int
     best_epoch: int
     seconds: float
+    steps_planned: int
+    """The optimiser steps of the schedule as first planned."""
+    steps_run: int
+    cut_short: str | None = None
+    """Why fewer steps ran than planned (a time budget); None: the plan ran, or early stopping ended it on dev."""
 
 
 def train(data_path: Path, out: Path, encoder: Path | None = None, config: TrainConfig | None = None,
@@ -110,11 +117,14 @@ def train(data_path: Path, out: Path, encoder: Path | None = None, config: Train
         epochs_run=fitted.epochs_run,
         best_epoch=fitted.best_epoch,
         train_seconds=round(fitted.seconds, 1),
-        hyperparameters=config.model_dump(mode="json", exclude={"threads", "keep_fp32", "max_minutes"}),
+        steps_planned=fitted.steps_planned,
+        steps_run=fitted.steps_run,
+        cut_short=fitted.cut_short,
+        hyperparameters=config.model_dump(mode="json", exclude={"threads", "keep_fp32", "max_minutes", "gate_margin", "gate_intent", "gate_slot_f1"}),
     )
     write_folder(Path(out), model, tokenizer, encoder, data, metadata, config, report)
     log.info("model written to %s", out)
-    return Trained(Path(out), model, metadata)
+    return Trained(Path(out), model, metadata, data.dev)
 
 
 def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Example], config: TrainConfig, report: Progress,
@@ -132,54 +142,72 @@ def fit(model: JointBert, tokenizer, train_set: list[Example], dev_set: list[Exa
     optimizer, schedule = optimiser(model, config, plan)
     started = time.monotonic()
     budget = 60 * config.max_minutes
+    # One bar over the whole plan, so its ETA is the training's; on a terminal it redraws, in a log it writes a
+    # line every 30 s.
+    bar = tqdm(total=plan.steps, desc="training", unit="step", dynamic_ncols=True, mininterval=1 if sys.stderr.isatty() else 30)
 
     def out_of_time() -> bool:
         return bool(budget) and (done >= plan.steps or time.monotonic() - started > budget)
 
-    best, best_key, best_epoch, stale, epoch, done = None, None, 0, 0, 0, 0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        bar = tqdm(batches(train_set, config.batch_size, rng), desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
-                   mininterval=1 if sys.stderr.isatty() else 30)
-        for chunk in bar:
-            loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft, model.config.word_pool), rdrop=config.rdrop, distill=config.distill)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            done += 1
-            if budget and done == PLAN_AFTER:
-                plan.fit(done, time.monotonic() - started, budget)
-            if done % 5 == 0:
-                report("training", done / steps, {"epoch": epoch, "epochs": epochs, "loss": round(loss.item(), 4)})
+    best, best_key, best_epoch, stale, epoch, done, early = None, None, 0, 0, 0, 0, False
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            bar.set_description(f"training, epoch {epoch}/{epochs}")
+            for chunk in batches(train_set, config.batch_size, rng):
+                loss = model.loss(to_tensors(tokenizer, chunk, intent_ids, tag_ids, soft, model.config.word_pool), rdrop=config.rdrop, distill=config.distill)
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                bar.update()
+                done += 1
+                if budget and done == PLAN_AFTER:
+                    replan(plan, bar, done, time.monotonic() - started, budget)
+                if done % 5 == 0:
+                    report("training", done / plan.steps, {"epoch": epoch, "epochs": epochs, "loss": round(loss.item(), 4)})
+                if out_of_time():
+                    break
+
+            dev = evaluate_torch(model, tokenizer, dev_set) if dev_set else None
+            key = (dev.sentence_acc, dev.intent_acc + dev.slot_f1) if dev else (epoch,)
+            report("training", done / plan.steps, {"epoch": epoch, "epochs": epochs,
+                                                   "dev": dev.model_dump(include={"intent_acc", "slot_f1", "sentence_acc"}) if dev else None})
+            log.info("epoch %d: %s (%.0fs)", epoch, f"dev intent {dev.intent_acc} slot F1 {dev.slot_f1} sentence {dev.sentence_acc}"
+                     if dev else "no dev set", time.monotonic() - started)
+            if best_key is None or key > best_key:
+                best, best_key, best_epoch, stale = copy.deepcopy(model.state_dict()), key, epoch, 0
+            else:
+                stale += 1
+            if budget:
+                replan(plan, bar, done, time.monotonic() - started, budget)
+            if stale >= config.patience and done >= plan.steps / 2:  # in the first half the rate is still high: keep going
+                log.info("early stop: dev did not improve for %d epochs", stale)
+                early = True
+                break
             if out_of_time():
                 break
-
-        dev = evaluate_torch(model, tokenizer, dev_set) if dev_set else None
-        key = (dev.sentence_acc, dev.intent_acc + dev.slot_f1) if dev else (epoch,)
-        report("training", done / steps, {"epoch": epoch, "epochs": epochs,
-                                          "dev": dev.model_dump(include={"intent_acc", "slot_f1", "sentence_acc"}) if dev else None})
-        log.info("epoch %d: %s (%.0fs)", epoch, f"dev intent {dev.intent_acc} slot F1 {dev.slot_f1} sentence {dev.sentence_acc}"
-                 if dev else "no dev set", time.monotonic() - started)
-        if best_key is None or key > best_key:
-            best, best_key, best_epoch, stale = copy.deepcopy(model.state_dict()), key, epoch, 0
-        else:
-            stale += 1
-        if budget:
-            plan.fit(done, time.monotonic() - started, budget)
-        if stale >= config.patience and done >= plan.steps / 2:  # in the first half the rate is still high: keep going
-            log.info("early stop: dev did not improve for %d epochs", stale)
-            break
-        if out_of_time():
-            log.info("stopping: %s", f"the steps planned for the {config.max_minutes:g}-minute budget are done" if done >= plan.steps
-                     else f"the {config.max_minutes:g} minutes of the time budget are spent")
-            break
+    finally:
+        bar.close()
     seconds = time.monotonic() - started
+    cut_short = None
+    if budget and not early and done < steps:
+        cut_short = (f"the {config.max_minutes:g}-minute time budget (train.max_minutes, --max-minutes) left time for {done} of the "
+                     f"{steps} optimiser steps planned")
+        log.warning("training cut short: %s", cut_short)
     model.load_state_dict(best)
     model.eval()
-    return Fitted(epochs_run=epoch, best_epoch=best_epoch, seconds=seconds)
+    return Fitted(epochs_run=epoch, best_epoch=best_epoch, seconds=seconds, steps_planned=steps, steps_run=done, cut_short=cut_short)
+
+
+def replan(plan: Plan, bar, done: int, seconds: float, budget: float) -> None:
+    """Fit the plan to the time budget, and the bar to the plan."""
+    plan.fit(done, seconds, budget)
+    if bar.total != plan.steps:
+        bar.total = plan.steps
+        bar.refresh()
 
 
 def write_folder(out: Path, model: JointBert, tokenizer, encoder: Path, data: TrainingData, metadata: bundle.Metadata,

@@ -156,17 +156,17 @@ def run(folder: Path) -> int:
     try:
         config = settings.train.updated(threads=1, **saved["overrides"])
         models = settings.path(settings.nlu.models)
-        version, trained = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
-                                               make_current=False, progress=progress)
-        update(version=version, stage="comparing")
+        version, trained, decision = store.train_version(models, folder / "intents", settings.path(settings.nlu.encoder), config,
+                                                         make_current=False, progress=progress)
+        update(version=version, stage="comparing", gate=decision)
         try:
             update(comparison=_compare(models / version, saved.get("served"), folder / "intents", config, trained.metadata.data_hash))
         except Exception:  # the version is trained and sound: a comparison that fails leaves it without one
             log.exception("comparing the new version failed")
         update(stage="preparing speech")
         prepare(models / version, settings)
-        if job.activate:
-            update(stage="activating")
+        if job.activate == "force" or (job.activate and decision.activate):
+            update(stage="activating", gate=decision.model_copy(update={"forced": not decision.activate}))
             store.activate(models, version)
     except Exception as e:  # any failure ends the job with its reason; the served model is untouched
         log.exception("training job failed")

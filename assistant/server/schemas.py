@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.nlu.gate import Decision
 from assistant.nlu.result import ParseResult
 from assistant.nlu.store import ModelVersion
 from assistant.speech.result import RecognizeResult
@@ -122,10 +123,14 @@ class TrainRequest(Request):
     base: Literal["served"] | None = Field(None, description="`served`: start from the intent files the served version was trained "
                                                              "from (kept in its folder) and add `files` beside them (one of the "
                                                              "same name replaces theirs): the console's retrain with corrections.")
-    activate: bool = Field(True, description="Make the new version current once trained and checked.")
+    activate: bool | Literal["force"] = Field(True, description="true: make the new version current once trained and checked, when "
+                                                                "the gate lets it (not worse than the served version on the same dev "
+                                                                "sentences, see `gate` in the job); \"force\": whatever the gate "
+                                                                "says; false: leave it inactive.")
     epochs: int | None = Field(None, ge=1, le=50, description="Taken as given. Default: train.epochs of the server's config (more for a "
                                                                  "small set: at least train.min_steps optimiser steps).")
-    max_minutes: float | None = Field(None, gt=0, le=240, description="Time budget; default: train.max_minutes.")
+    max_minutes: float | None = Field(None, gt=0, le=240, description="A time budget: the schedule shortened to the steps that fit "
+                                                                     "(default: train.max_minutes, 0 in the shipped config: none).")
     seed: int | None = Field(None, ge=0)
     max_per_intent: int | None = Field(None, ge=1, le=5000)
 
@@ -154,8 +159,10 @@ class TrainJob(BaseModel):
                                    "done or failed.")
     progress: float = Field(description="Fraction of the training steps done, 0 to 1.")
     detail: dict[str, Any] = Field(default_factory=dict, description="Epoch, loss, dev scores as they come.")
-    activate: bool
+    activate: bool | Literal["force"]
     version: str | None = Field(None, description="The new model version, once written.")
+    gate: Decision | None = Field(None, description="The gate's decision on the new version (once trained): whether it may serve, "
+                                                    "and why; with `activate: true` it is made current only when it may.")
     comparison: Comparison | None = Field(None, description="Once compared; the plots are in the version's report.")
     error: str | None = None
     created: datetime

@@ -53,6 +53,21 @@ def check(settings: Settings) -> None:
                          "config.toml or ASSISTANT_SERVER_TOKENS=token1,token2 (e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     if any(len(t) < 16 for t in s.tokens):
         raise ServeError("bearer tokens must be at least 16 characters long")
+    check_port(s.host, s.port)
+
+
+def check_port(host: str, port: int) -> None:
+    """`ServeError` naming the flag when the address is taken (gunicorn would retry five times and exit)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: a port in TIME_WAIT is free
+            probe.bind((host, port))
+    except OSError as e:
+        raise ServeError(f"cannot listen on {host}:{port}: {e.strerror or e}; another server holds it? choose another port with "
+                         f"--port (or server.port, ASSISTANT_SERVER_PORT)") from None
 
 
 def serve(settings: Settings, dev: bool = False, access_log: bool = False) -> None:
