@@ -75,10 +75,11 @@ def test_first_use_adopts_the_newest_valid_version(models, tmp_path):
 def test_train_adds_a_version_and_makes_it_current(tmp_path, tiny_domain, models):
     store.point(models, "v1")
     env = dict(os.environ, PYTHONPATH=str(ROOT), ASSISTANT_NLU_MODELS=str(models))
-    out = subprocess.run([sys.executable, "-m", "assistant", "train", str(tiny_domain), "--epochs", "1", "--max-minutes", "2"],
+    out = subprocess.run([sys.executable, "-m", "assistant", "train", str(tiny_domain), "--epochs", "6"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
+    assert report["gate"]["activate"] and report["gate"]["served"]["version"] == "v1", report["gate"]  # as good as v1: it serves
     assert report["current"] and store.current_version(models) == report["version"]
     assert (models / report["version"] / "model.onnx").is_file() and (models / "v1" / "model.onnx").is_file()
 
