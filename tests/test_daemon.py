@@ -295,7 +295,7 @@ def test_a_newly_trained_current_version_is_served_and_described_without_a_resta
         assert describe() == "v1"
         assert understand("switch on the bedroom lights").type == "intent"
         (tmp_path / "doors.yaml").write_text(DOORS)
-        trained = subprocess.run([sys.executable, "-m", "assistant", "train", str(tmp_path / "doors.yaml"), "--epochs", "3"],
+        trained = subprocess.run([sys.executable, "-m", "assistant", "train", str(tmp_path / "doors.yaml"), "--epochs", "3", "--activate"],
                                  cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT), **env), capture_output=True, text=True, timeout=600)
         assert trained.returncode == 0, trained.stderr
         version = json.loads(trained.stdout)["version"]

@@ -560,7 +560,7 @@ def test_train_from_the_served_files_needs_a_version_that_kept_them(tmp_path):
 def test_train_in_the_background_then_serve_the_new_version(server, client, models, back_to_tiny):
     """Doors added beside the served version's own files (`base: served`); the new version is compared with
     the served one and its report is served."""
-    job = client.train({"doors.yaml": RETRAIN}, base="served", epochs=3, max_per_intent=60, activate=True)
+    job = client.train({"doors.yaml": RETRAIN}, base="served", epochs=3, max_per_intent=60, activate="force")
     assert job.state == "queued"
     with pytest.raises(ClientError) as caught:
         client.train({"doors.yaml": RETRAIN})
@@ -573,7 +573,8 @@ def test_train_in_the_background_then_serve_the_new_version(server, client, mode
         stages.add(job.stage)
     assert job.state == "succeeded", job.error
     assert "training" in stages and job.progress == 1.0 and job.version
-    assert store.current_version(models) == job.version
+    assert store.current_version(models) == job.version and job.gate is not None and job.gate.served is None  # other intents: floors
+    assert job.gate.forced == (not job.gate.activate)
     wait_serving(server[0], job.version)
     result = client.parse("open the garage door")
     assert result.model == job.version and result.intent.name == "OpenDoor" and result.entities[0].value == "garage"
